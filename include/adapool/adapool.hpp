@@ -1,0 +1,139 @@
+// adapool: adaptive average pooling exactly as PyTorch computes it.
+//
+// Plan once, run many: a Plan holds everything that depends only on shapes,
+// strides, dtype and thread count (window tables, divisors, the work split);
+// Plan::run touches only data. See SEMANTICS.md for the rule itself.
+#pragma once
+
+#include <adapool/adapool.h>
+#include <adapool/windows.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace adapool {
+
+inline constexpr int kMaxRank = ADAPOOL_MAX_RANK;
+
+enum class DType : int {
+  f32 = ADAPOOL_F32,
+  f64 = ADAPOOL_F64,
+  f16 = ADAPOOL_F16,
+  bf16 = ADAPOOL_BF16,
+};
+
+size_t dtype_size(DType dtype);       // bytes per element
+const char* dtype_name(DType dtype);  // "float32", ...
+
+enum class ErrorCode : int {
+  rank = ADAPOOL_ERROR_RANK,
+  empty_dimension = ADAPOOL_ERROR_EMPTY_DIMENSION,
+  output_size = ADAPOOL_ERROR_OUTPUT_SIZE,
+  dtype = ADAPOOL_ERROR_DTYPE,
+  shape_mismatch = ADAPOOL_ERROR_SHAPE_MISMATCH,
+  overlap = ADAPOOL_ERROR_OVERLAP,
+  overflow = ADAPOOL_ERROR_OVERFLOW,
+  null_pointer = ADAPOOL_ERROR_NULL_POINTER,
+  misaligned = ADAPOOL_ERROR_MISALIGNED,
+  threads = ADAPOOL_ERROR_THREADS,
+  invalid_argument = ADAPOOL_ERROR_INVALID_ARGUMENT,
+};
+
+// The one exception type adapool throws (besides std::bad_alloc).
+class Error : public std::invalid_argument {
+ public:
+  Error(ErrorCode code, const std::string& message) : std::invalid_argument(message), code_(code) {}
+  ErrorCode code() const noexcept { return code_; }
+
+ private:
+  ErrorCode code_;
+};
+
+// Shape and strides (in elements) of a tensor of rank 1..5. Strides may be
+// zero (broadcast inputs) or negative; an output must not overlap itself.
+struct Layout {
+  int rank = 0;
+  std::array<int64_t, kMaxRank> sizes{};
+  std::array<int64_t, kMaxRank> strides{};
+
+  std::span<const int64_t> shape() const { return {sizes.data(), static_cast<size_t>(rank)}; }
+  // Row-major (NCHW) strides.
+  static Layout contiguous(std::span<const int64_t> sizes);
+  // Channel dimension innermost: NHWC / NDHWC (batched) or HWC (unbatched).
+  static Layout channels_last(std::span<const int64_t> sizes, int spatial_dims);
+  friend bool operator==(const Layout&, const Layout&) = default;
+};
+
+// True when the channel dimension is the innermost one of `layout`, the way
+// PyTorch's suggest_memory_format() would call it channels-last.
+bool is_channels_last(const Layout& layout, int spatial_dims);
+
+// PyTorch's output_size argument: one entry for all pooled dimensions, or one
+// per dimension; std::nullopt keeps that input size.
+using OutputSize = std::vector<std::optional<int64_t>>;
+
+// The full output shape for `input_sizes` pooled over its last `spatial_dims`.
+std::vector<int64_t> output_shape(std::span<const int64_t> input_sizes, int spatial_dims,
+                                  const OutputSize& output_size);
+
+// An output layout with `output_sizes`, channels-last when the input is, like
+// PyTorch's result.
+Layout output_layout_like(const Layout& input, int spatial_dims,
+                          std::span<const int64_t> output_sizes);
+
+enum class Direction { forward, backward };
+
+struct Options {
+  // 0: every hardware thread. Clamped to the work available; results are
+  // bitwise identical for every count.
+  int threads = 1;
+  // The grain: a thread is only worth starting for at least this many
+  // elements (the larger of input and output) of work.
+  int64_t min_work_per_thread = 1 << 15;
+};
+
+struct PlanData;  // defined in src/plan/plan.hpp
+
+class Plan {
+ public:
+  // destination = adaptive_avg_pool(source); the pooled sizes are the
+  // destination's spatial sizes.
+  static Plan forward(DType dtype, int spatial_dims, const Layout& input, const Layout& output,
+                      Options options = {});
+  // grad_input = gradient of the forward above with respect to its input.
+  static Plan backward(DType dtype, int spatial_dims, const Layout& grad_output,
+                       const Layout& grad_input, Options options = {});
+
+  // Reads `source` (input or grad_output), writes every element of
+  // `destination`. Checks pointers (null, alignment, overlap) first.
+  void run(const void* source, void* destination) const;
+
+  Direction direction() const;
+  DType dtype() const;
+  int spatial_dims() const;
+  int threads() const;  // the thread count a run will use
+  const Layout& source() const;
+  const Layout& destination() const;
+  // Windows of pooled dimension `dim` (0 .. spatial_dims-1).
+  std::span<const Window> windows(int dim) const;
+
+ private:
+  explicit Plan(std::shared_ptr<const PlanData> data) : data_(std::move(data)) {}
+  std::shared_ptr<const PlanData> data_;
+};
+
+// Plan and run once.
+void adaptive_avg_pool(DType dtype, int spatial_dims, const Layout& input, const void* x,
+                       const Layout& output, void* y, Options options = {});
+void adaptive_avg_pool_backward(DType dtype, int spatial_dims, const Layout& grad_output,
+                                const void* dy, const Layout& grad_input, void* dx,
+                                Options options = {});
+
+}  // namespace adapool

@@ -1,0 +1,242 @@
+// Plan creation: every check on shapes, strides and sizes, then the window
+// tables and the work split. Nothing here touches tensor data.
+#include "plan/plan.hpp"
+
+#include "cpu/kernels.hpp"
+#include "error.hpp"
+
+#include <algorithm>
+#include <thread>
+
+namespace adapool {
+
+namespace {
+
+constexpr int kMaxThreads = 256;
+
+struct Names {
+  const char* source;
+  const char* destination;
+  const char* input;
+  const char* output;
+};
+
+int64_t checked_multiply(int64_t a, int64_t b, const char* what) {
+  int64_t product = 0;
+  if (__builtin_mul_overflow(a, b, &product)) {
+    detail::fail(ErrorCode::overflow, what, " overflows int64 (", a, " * ", b, ")");
+  }
+  return product;
+}
+
+int64_t checked_add(int64_t a, int64_t b, const char* what) {
+  int64_t sum = 0;
+  if (__builtin_add_overflow(a, b, &sum)) {
+    detail::fail(ErrorCode::overflow, what, " overflows int64 (", a, " + ", b, ")");
+  }
+  return sum;
+}
+
+void check_layout(const Layout& layout, const char* name) {
+  if (layout.rank < 1 || layout.rank > kMaxRank) {
+    detail::fail(ErrorCode::rank, name, " rank ", layout.rank, " is not in 1..", kMaxRank);
+  }
+  for (int d = 0; d < layout.rank; ++d) {
+    if (layout.sizes[d] < 0) {
+      detail::fail(ErrorCode::invalid_argument, name, " size ", layout.sizes[d], " at dimension ",
+                   d, " is negative (shape ", detail::format_list(layout.shape()), ")");
+    }
+  }
+}
+
+// Bytes a view touches, relative to its data pointer; rejects views whose
+// element count, byte size or offsets overflow int64.
+ByteSpan byte_span(const Layout& layout, size_t element_size, const char* name) {
+  int64_t count = 1;
+  for (int d = 0; d < layout.rank; ++d) {
+    count = checked_multiply(count, layout.sizes[d], name);
+  }
+  checked_multiply(count, static_cast<int64_t>(element_size), name);
+  if (count == 0) return {};
+  int64_t low = 0;
+  int64_t high = 0;
+  for (int d = 0; d < layout.rank; ++d) {
+    const int64_t reach = checked_multiply(layout.strides[d], layout.sizes[d] - 1, name);
+    if (reach < 0) {
+      low = checked_add(low, reach, name);
+    } else {
+      high = checked_add(high, reach, name);
+    }
+  }
+  const auto bytes = static_cast<int64_t>(element_size);
+  return {checked_multiply(low, bytes, name),
+          checked_add(checked_multiply(high, bytes, name), bytes, name)};
+}
+
+// A destination must not name one memory location twice, or threads (and
+// the order of writes) would decide the result. Sufficient test: sorted by
+// |stride|, each dimension's stride steps over everything the smaller ones span.
+void check_no_self_overlap(const Layout& layout, const char* name) {
+  std::array<int, kMaxRank> order{};
+  int used = 0;
+  for (int d = 0; d < layout.rank; ++d) {
+    if (layout.sizes[d] == 0) return;  // nothing is written
+    if (layout.sizes[d] > 1) order[used++] = d;
+  }
+  // Insertion sort by |stride|: at most five entries.
+  for (int i = 1; i < used; ++i) {
+    for (int j = i;
+         j > 0 && std::abs(layout.strides[order[j]]) < std::abs(layout.strides[order[j - 1]]);
+         --j) {
+      std::swap(order[j], order[j - 1]);
+    }
+  }
+  int64_t extent = 0;
+  for (int i = 0; i < used; ++i) {
+    const int d = order[i];
+    const int64_t stride = std::abs(layout.strides[d]);
+    if (stride <= extent) {
+      detail::fail(ErrorCode::overlap, name, " strides ",
+                   detail::format_list({layout.strides.data(), static_cast<size_t>(layout.rank)}),
+                   " for shape ", detail::format_list(layout.shape()),
+                   " make elements share memory (dimension ", d, " has stride ", layout.strides[d],
+                   "); ", name, " must not overlap itself");
+    }
+    extent += stride * (layout.sizes[d] - 1);
+  }
+}
+
+int effective_threads(const Options& options, int64_t rows, int64_t work) {
+  const int requested = options.threads;
+  if (requested < 0) {
+    detail::fail(ErrorCode::threads, "threads = ", requested,
+                 " is negative; expected 0 (all hardware threads) or a positive count");
+  }
+  int64_t threads = requested;
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  threads = std::min<int64_t>(threads, kMaxThreads);
+  if (options.min_work_per_thread < 1) {
+    detail::fail(ErrorCode::threads, "min_work_per_thread = ", options.min_work_per_thread,
+                 " is not positive");
+  }
+  threads = std::min(threads, std::max<int64_t>(1, work / options.min_work_per_thread));
+  threads = std::min(threads, std::max<int64_t>(1, rows));
+  return static_cast<int>(threads);
+}
+
+}  // namespace
+
+int64_t element_count(const Layout& layout) {
+  int64_t count = 1;
+  for (int d = 0; d < layout.rank; ++d) count *= layout.sizes[d];
+  return count;
+}
+
+PlanData make_plan(Direction direction, DType dtype, int spatial_dims, const Layout& source,
+                   const Layout& destination, Options options) {
+  const bool forward = direction == Direction::forward;
+  const Names names = forward ? Names{"input", "output", "input", "output"}
+                              : Names{"grad_output", "grad_input", "grad_input", "grad_output"};
+  const auto dtype_value = static_cast<int>(dtype);
+  if (dtype_value < ADAPOOL_F32 || dtype_value > ADAPOOL_BF16) {
+    detail::fail(ErrorCode::dtype, "dtype ", dtype_value,
+                 " is not one of float32 (0), float64 (1), float16 (2), bfloat16 (3)");
+  }
+  if (spatial_dims < 1 || spatial_dims > 3) {
+    detail::fail(ErrorCode::rank, "spatial_dims ", spatial_dims,
+                 " is not 1, 2 or 3 (the number of pooled dimensions)");
+  }
+  check_layout(source, names.source);
+  check_layout(destination, names.destination);
+  const Layout& input = forward ? source : destination;
+  const Layout& output = forward ? destination : source;
+
+  const int rank = input.rank;
+  if (rank != spatial_dims + 1 && rank != spatial_dims + 2) {
+    detail::fail(ErrorCode::rank, spatial_dims, "-d adaptive pooling expects a ", spatial_dims + 1,
+                 "-d (unbatched) or ", spatial_dims + 2, "-d (batched) ", names.input,
+                 ", got shape ", detail::format_list(input.shape()));
+  }
+  const bool batched = rank == spatial_dims + 2;
+  for (int d = batched ? 1 : 0; d < rank; ++d) {
+    if (input.sizes[d] == 0) {
+      detail::fail(ErrorCode::empty_dimension, names.input, " dimension ", d, " has size 0 (shape ",
+                   detail::format_list(input.shape()), "); only the batch dimension may be empty");
+    }
+  }
+  if (output.rank != rank) {
+    detail::fail(ErrorCode::shape_mismatch, names.output, " has rank ", output.rank, " (shape ",
+                 detail::format_list(output.shape()), ") but ", names.input, " has rank ", rank,
+                 " (shape ", detail::format_list(input.shape()), ")");
+  }
+  const int leading = rank - spatial_dims;
+  for (int d = 0; d < leading; ++d) {
+    if (output.sizes[d] != input.sizes[d]) {
+      detail::fail(ErrorCode::shape_mismatch, names.output, " shape ",
+                   detail::format_list(output.shape()), " does not match ", names.input, " shape ",
+                   detail::format_list(input.shape()), " in ",
+                   batched && d == 0 ? "batch" : "channel", " dimension ", d, " (", output.sizes[d],
+                   " vs ", input.sizes[d], ")");
+    }
+  }
+  for (int d = leading; d < rank; ++d) {
+    if (!window_arithmetic_fits(input.sizes[d], output.sizes[d])) {
+      detail::fail(ErrorCode::overflow, "pooling dimension ", d, " from ", input.sizes[d], " to ",
+                   output.sizes[d], " overflows int64 window arithmetic (in * out > 2^63 - 1)");
+    }
+  }
+
+  const size_t element_size = dtype_size(dtype);
+  PlanData plan;
+  plan.direction = direction;
+  plan.dtype = dtype;
+  plan.spatial_dims = spatial_dims;
+  plan.source = source;
+  plan.destination = destination;
+  plan.source_bytes = byte_span(source, element_size, names.source);
+  plan.destination_bytes = byte_span(destination, element_size, names.destination);
+  check_no_self_overlap(destination, names.destination);
+
+  // Normalise to (N, C, D, H, W).
+  const int pad = 3 - spatial_dims;
+  const auto normalise = [&](const Layout& layout, std::array<int64_t, 5>& strides) {
+    strides = {0, 0, 0, 0, 0};
+    if (batched) strides[0] = layout.strides[0];
+    strides[1] = layout.strides[leading - 1];
+    for (int d = 0; d < spatial_dims; ++d) strides[2 + pad + d] = layout.strides[leading + d];
+  };
+  normalise(source, plan.source_strides);
+  normalise(destination, plan.destination_strides);
+  plan.batch = batched ? input.sizes[0] : 1;
+  plan.channels = input.sizes[leading - 1];
+  for (int d = 0; d < spatial_dims; ++d) {
+    plan.in_sizes[pad + d] = input.sizes[leading + d];
+    plan.out_sizes[pad + d] = output.sizes[leading + d];
+  }
+
+  const int64_t planes = plan.batch * plan.channels;
+  const auto& lines = forward ? plan.out_sizes : plan.in_sizes;
+  plan.rows = planes * lines[0] * lines[1];
+  // Tables exist only for work that exists: an empty view with one huge
+  // pooled size must not allocate a huge table. A backward pass from an
+  // empty grad_output still writes zeros, so it gets empty inverse ranges.
+  const bool writes = element_count(destination) > 0;
+  const bool reads = element_count(source) > 0;
+  if (!writes) plan.rows = 0;
+  for (int d = 0; d < 3 && writes; ++d) {
+    if (reads) plan.windows[d] = windows(plan.in_sizes[d], plan.out_sizes[d]);
+    if (!forward)
+      plan.inverse[d] = inverse_windows(plan.in_sizes[d], reads ? plan.out_sizes[d] : 0);
+  }
+
+  const int64_t work = std::max(element_count(input), element_count(output));
+  plan.threads = effective_threads(options, plan.rows, work);
+  plan.split.resize(static_cast<size_t>(plan.threads) + 1);
+  for (int t = 0; t <= plan.threads; ++t) {
+    plan.split[t] = (plan.rows / plan.threads) * t + std::min<int64_t>(t, plan.rows % plan.threads);
+  }
+  plan.kernel = select_kernel(direction, dtype);
+  return plan;
+}
+
+}  // namespace adapool

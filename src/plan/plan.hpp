@@ -1,0 +1,64 @@
+// What a plan holds: everything that depends only on shapes, strides, dtype
+// and thread count. Built once by make_plan(); kernels only read it.
+#pragma once
+
+#include <adapool/adapool.hpp>
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+namespace adapool {
+
+// Processes rows [first, last) of a plan (see PlanData::rows).
+using RowKernel = void (*)(const PlanData& plan, const void* source, void* destination,
+                           int64_t first, int64_t last);
+
+// Byte offsets, relative to the data pointer, of the lowest and one past the
+// highest byte a view touches. Empty when the view has no elements.
+struct ByteSpan {
+  int64_t low = 0;
+  int64_t high = 0;
+  bool empty() const { return high <= low; }
+};
+
+struct PlanData {
+  Direction direction = Direction::forward;
+  DType dtype = DType::f32;
+  int spatial_dims = 0;
+  Layout source;       // input (forward) or grad_output (backward), as given
+  Layout destination;  // output (forward) or grad_input (backward), as given
+
+  // Every view normalised to (N, C, D, H, W): a missing batch dimension and
+  // unused pooled dimensions have size 1 and stride 0, so one kernel serves
+  // 1-d, 2-d and 3-d, batched and unbatched.
+  int64_t batch = 1;
+  int64_t channels = 1;
+  std::array<int64_t, 3> in_sizes{1, 1, 1};   // D, H, W of the input
+  std::array<int64_t, 3> out_sizes{1, 1, 1};  // D, H, W of the output
+  std::array<int64_t, 5> source_strides{};
+  std::array<int64_t, 5> destination_strides{};
+
+  // windows[d][o]: input range of output cell o along D, H or W.
+  std::array<std::vector<Window>, 3> windows;
+  // inverse[d][i]: output cells whose window holds input cell i (backward).
+  std::array<std::vector<Window>, 3> inverse;
+
+  // The work: `rows` rows of the destination, each a full line along W.
+  // Forward rows are (n, c, od, oh); backward rows are (n, c, d, h).
+  int64_t rows = 0;
+  RowKernel kernel = nullptr;
+  int threads = 1;
+  std::vector<int64_t> split;  // threads + 1 row boundaries
+
+  ByteSpan source_bytes;
+  ByteSpan destination_bytes;
+};
+
+PlanData make_plan(Direction direction, DType dtype, int spatial_dims, const Layout& source,
+                   const Layout& destination, Options options);
+
+// Number of elements of a validated layout.
+int64_t element_count(const Layout& layout);
+
+}  // namespace adapool

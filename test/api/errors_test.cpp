@@ -1,0 +1,270 @@
+// One test per bad input of SEMANTICS.md: the error code, and a message that
+// names the bad value. Every one is rejected before data is touched (the
+// pointers given are never valid to read).
+#include <adapool/adapool.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <functional>
+#include <thread>
+
+namespace adapool {
+namespace {
+
+void expect_error(const std::function<void()>& call, ErrorCode code,
+                  std::initializer_list<const char*> fragments) {
+  try {
+    call();
+    ADD_FAILURE() << "no error raised";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), code) << error.what();
+    for (const char* fragment : fragments) {
+      EXPECT_NE(std::string(error.what()).find(fragment), std::string::npos)
+          << "message \"" << error.what() << "\" lacks \"" << fragment << "\"";
+    }
+  }
+}
+
+Layout contiguous(std::initializer_list<int64_t> sizes) {
+  return Layout::contiguous(std::vector<int64_t>(sizes));
+}
+
+// Never dereferenced: every call below must fail first.
+const void* const kPoison = reinterpret_cast<const void*>(uintptr_t{0x10});
+void* const kPoisonOut = reinterpret_cast<void*>(uintptr_t{0x100});
+
+TEST(Errors, WrongRank) {
+  expect_error(
+      [] {
+        Plan::forward(DType::f32, 2, contiguous({3, 4}), contiguous({3, 2}));
+      },
+      ErrorCode::rank, {"[3, 4]", "3-d (unbatched) or 4-d (batched)"});
+  expect_error(
+      [] {
+        output_shape(std::vector<int64_t>{1, 2, 3, 4, 5, 6}, 2, {2});
+      },
+      ErrorCode::rank, {"[1, 2, 3, 4, 5, 6]"});
+}
+
+TEST(Errors, LayoutRankOutOfRange) {
+  Layout bad;
+  bad.rank = 7;
+  expect_error([&] { Plan::forward(DType::f32, 2, bad, bad); }, ErrorCode::rank, {"rank 7"});
+  bad.rank = 0;
+  expect_error([&] { Plan::forward(DType::f32, 1, bad, bad); }, ErrorCode::rank, {"rank 0"});
+}
+
+TEST(Errors, WrongSpatialDims) {
+  expect_error(
+      [] {
+        Plan::forward(DType::f32, 4, contiguous({1, 1, 2, 2, 2}), contiguous({1, 1, 1, 1, 1}));
+      },
+      ErrorCode::rank, {"spatial_dims 4"});
+}
+
+TEST(Errors, EmptyNonBatchDimension) {
+  expect_error(
+      [] {
+        Plan::forward(DType::f32, 2, contiguous({2, 3, 0, 4}), contiguous({2, 3, 2, 2}));
+      },
+      ErrorCode::empty_dimension, {"dimension 2 has size 0", "[2, 3, 0, 4]"});
+  // Unbatched: the first dimension is the channel and must not be empty.
+  expect_error(
+      [] {
+        Plan::forward(DType::f32, 2, contiguous({0, 4, 4}), contiguous({0, 2, 2}));
+      },
+      ErrorCode::empty_dimension, {"dimension 0 has size 0"});
+  expect_error(
+      [] {
+        Plan::backward(DType::f32, 1, contiguous({1, 0, 2}), contiguous({1, 0, 5}));
+      },
+      ErrorCode::empty_dimension, {"grad_input dimension 1"});
+}
+
+TEST(Errors, OutputSizeOfWrongLength) {
+  expect_error(
+      [] {
+        output_shape(std::vector<int64_t>{1, 3, 8, 8}, 2, {2, 2, 2});
+      },
+      ErrorCode::output_size, {"3 entries", "expected 1 or 2"});
+}
+
+TEST(Errors, NegativeOutputSize) {
+  expect_error(
+      [] {
+        output_shape(std::vector<int64_t>{1, 3, 8, 8}, 2, {4, -2});
+      },
+      ErrorCode::output_size, {"output_size[1] = -2"});
+}
+
+TEST(Errors, NegativeBufferSize) {
+  Layout output = contiguous({1, 3, 2, 2});
+  output.sizes[3] = -1;
+  expect_error(
+      [&] {
+        Plan::forward(DType::f32, 2, contiguous({1, 3, 8, 8}), output);
+      },
+      ErrorCode::invalid_argument, {"size -1 at dimension 3"});
+}
+
+TEST(Errors, WrongDType) {
+  expect_error(
+      [] {
+        Plan::forward(static_cast<DType>(9), 2, contiguous({1, 3, 8, 8}), contiguous({1, 3, 2, 2}));
+      },
+      ErrorCode::dtype, {"dtype 9"});
+}
+
+TEST(Errors, OutputBufferOfWrongShape) {
+  expect_error(
+      [] {
+        Plan::forward(DType::f32, 2, contiguous({2, 3, 8, 8}), contiguous({2, 4, 2, 2}));
+      },
+      ErrorCode::shape_mismatch, {"[2, 4, 2, 2]", "[2, 3, 8, 8]", "channel", "4 vs 3"});
+  expect_error(
+      [] {
+        Plan::forward(DType::f32, 2, contiguous({2, 3, 8, 8}), contiguous({3, 2, 2}));
+      },
+      ErrorCode::shape_mismatch, {"rank 3", "rank 4"});
+}
+
+TEST(Errors, BackwardGradientWithOtherBatchOrChannels) {
+  expect_error(
+      [] {
+        Plan::backward(DType::f32, 2, contiguous({3, 3, 2, 2}), contiguous({2, 3, 8, 8}));
+      },
+      ErrorCode::shape_mismatch, {"grad_output", "batch", "3 vs 2"});
+  expect_error(
+      [] {
+        Plan::backward(DType::f32, 1, contiguous({2, 5, 2}), contiguous({2, 3, 8}));
+      },
+      ErrorCode::shape_mismatch, {"channel", "5 vs 3"});
+}
+
+TEST(Errors, OutputOverlappingInput) {
+  std::vector<float> buffer(64 + 12);
+  const Plan plan =
+      Plan::forward(DType::f32, 2, contiguous({1, 1, 8, 8}), contiguous({1, 1, 2, 2}));
+  expect_error([&] { plan.run(buffer.data(), buffer.data() + 60); }, ErrorCode::overlap,
+               {"overlaps input"});
+  plan.run(buffer.data(), buffer.data() + 64);  // adjacent, not overlapping: fine
+}
+
+TEST(Errors, OutputOverlappingItself) {
+  Layout output = contiguous({2, 3, 2, 2});
+  output.strides[1] = 0;  // every channel writes the same place
+  expect_error(
+      [&] {
+        Plan::forward(DType::f32, 2, contiguous({2, 3, 8, 8}), output);
+      },
+      ErrorCode::overlap, {"must not overlap itself", "stride 0"});
+  output = contiguous({2, 3, 4, 4});
+  output.strides[2] = 2;  // rows of 4 at a stride of 2 collide
+  expect_error(
+      [&] {
+        Plan::forward(DType::f32, 2, contiguous({2, 3, 8, 8}), output);
+      },
+      ErrorCode::overlap, {"[48, 16, 2, 1]"});
+}
+
+TEST(Errors, IndexArithmeticOverflow) {
+  const int64_t big = int64_t{1} << 33;
+  // in * out > 2^63 in the window rule, rejected before any table exists.
+  expect_error(
+      [&] {
+        Plan::forward(DType::f32, 1, contiguous({0, 1, big}), contiguous({0, 1, int64_t{1} << 31}));
+      },
+      ErrorCode::overflow, {"8589934592", "2147483648"});
+  // Element counts whose product overflows.
+  expect_error(
+      [&] {
+        Plan::forward(DType::f32, 1, contiguous({big, big, 4}), contiguous({big, big, 2}));
+      },
+      ErrorCode::overflow, {"input"});
+  // Element count fits, byte size does not (2^61 doubles).
+  expect_error(
+      [&] {
+        Plan::forward(DType::f64, 1, contiguous({1, int64_t{1} << 30, int64_t{1} << 31}),
+                      contiguous({1, int64_t{1} << 30, 1}));
+      },
+      ErrorCode::overflow, {"input"});
+  // Strides whose offsets overflow.
+  Layout input = contiguous({1, 2, 4});
+  input.strides[1] = INT64_MAX / 2;
+  expect_error(
+      [&] {
+        Plan::forward(DType::f32, 1, input, contiguous({1, 2, 2}));
+      },
+      ErrorCode::overflow, {"input"});
+}
+
+TEST(Errors, NullPointer) {
+  const Plan plan = Plan::forward(DType::f32, 1, contiguous({1, 2, 4}), contiguous({1, 2, 2}));
+  std::vector<float> out(4);
+  expect_error([&] { plan.run(nullptr, out.data()); }, ErrorCode::null_pointer,
+               {"input data pointer is null"});
+  expect_error([&] { plan.run(out.data(), nullptr); }, ErrorCode::null_pointer,
+               {"output data pointer is null"});
+}
+
+TEST(Errors, MisalignedPointer) {
+  const Plan plan = Plan::forward(DType::f64, 1, contiguous({1, 2, 4}), contiguous({1, 2, 2}));
+  std::vector<double> in(9), out(4);
+  const auto* odd = reinterpret_cast<const unsigned char*>(in.data()) + 4;
+  expect_error([&] { plan.run(odd, out.data()); }, ErrorCode::misaligned,
+               {"not aligned to 8 bytes", "float64"});
+}
+
+TEST(Errors, ThreadCounts) {
+  Options options;
+  options.threads = -3;
+  expect_error(
+      [&] {
+        Plan::forward(DType::f32, 1, contiguous({1, 2, 4}), contiguous({1, 2, 2}), options);
+      },
+      ErrorCode::threads, {"threads = -3"});
+  options.threads = 1;
+  options.min_work_per_thread = 0;
+  expect_error(
+      [&] {
+        Plan::forward(DType::f32, 1, contiguous({1, 2, 4}), contiguous({1, 2, 2}), options);
+      },
+      ErrorCode::threads, {"min_work_per_thread = 0"});
+  // Huge counts are clamped to the work there is and to a sane maximum.
+  options.min_work_per_thread = 1;
+  options.threads = 1 << 30;
+  EXPECT_EQ(
+      Plan::forward(DType::f32, 1, contiguous({1, 2, 4}), contiguous({1, 2, 2}), options).threads(),
+      2);
+  EXPECT_LE(
+      Plan::forward(DType::f32, 1, contiguous({1, 4096, 4}), contiguous({1, 4096, 2}), options)
+          .threads(),
+      256);
+  // 0 means every hardware thread.
+  options.threads = 0;
+  const auto hardware = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  EXPECT_EQ(
+      Plan::forward(DType::f32, 1, contiguous({1, 4096, 4}), contiguous({1, 4096, 2}), options)
+          .threads(),
+      std::min(hardware, 256));
+}
+
+TEST(Errors, RejectedPlansNeverTouchMemory) {
+  // The poisoned pointers would crash if read; each call must fail in checks.
+  expect_error(
+      [] {
+        adaptive_avg_pool(DType::f32, 2, contiguous({2, 3, 8, 8}), kPoison,
+                          contiguous({2, 4, 2, 2}), kPoisonOut);
+      },
+      ErrorCode::shape_mismatch, {});
+  expect_error(
+      [] {
+        adaptive_avg_pool(DType::f32, 2, contiguous({2, 3, 8, 8}), kPoison,
+                          contiguous({2, 3, 2, 2}), kPoisonOut);
+      },
+      ErrorCode::overlap, {});
+}
+
+}  // namespace
+}  // namespace adapool

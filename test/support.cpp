@@ -1,0 +1,352 @@
+#include "support.hpp"
+
+#include "cpu/half.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <sstream>
+
+namespace adapool::testing {
+
+namespace {
+
+constexpr unsigned char kSentinel = 0xA5;
+
+int64_t product(const std::vector<int64_t>& sizes) {
+  int64_t count = 1;
+  for (int64_t size : sizes) count *= size;
+  return count;
+}
+
+}  // namespace
+
+const char* name(LayoutKind kind) {
+  switch (kind) {
+    case LayoutKind::contiguous:
+      return "contiguous";
+    case LayoutKind::channels_last:
+      return "channels_last";
+    case LayoutKind::transposed:
+      return "transposed";
+    case LayoutKind::sliced:
+      return "sliced";
+    case LayoutKind::flipped:
+      return "flipped";
+    case LayoutKind::expanded:
+      return "expanded";
+  }
+  return "?";
+}
+
+Dense::Dense(std::vector<int64_t> sizes)
+    : shape(std::move(sizes)), values(static_cast<size_t>(product(shape)), 0.0) {}
+
+std::string describe(const std::vector<int64_t>& shape) {
+  std::ostringstream text;
+  for (size_t i = 0; i < shape.size(); ++i) text << (i ? "x" : "") << shape[i];
+  return text.str();
+}
+
+Strided::Strided(const std::vector<int64_t>& sizes, LayoutKind kind, int spatial_dims, DType dtype)
+    : dtype_(dtype) {
+  const int rank = static_cast<int>(sizes.size());
+  const int channel = rank - spatial_dims - 1;
+  layout_.rank = rank;
+  int64_t storage_elements = 1;
+  switch (kind) {
+    case LayoutKind::contiguous:
+    case LayoutKind::flipped:
+    case LayoutKind::expanded:
+      layout_ = Layout::contiguous(sizes);
+      break;
+    case LayoutKind::channels_last:
+      layout_ = Layout::channels_last(sizes, spatial_dims);
+      break;
+    case LayoutKind::transposed: {
+      int64_t stride = 1;
+      for (int d = 0; d < rank; ++d) {
+        layout_.sizes[d] = sizes[d];
+        layout_.strides[d] = stride;
+        stride *= std::max<int64_t>(sizes[d], 1);
+      }
+      break;
+    }
+    case LayoutKind::sliced: {
+      int64_t stride = 1;
+      for (int d = rank - 1; d >= 0; --d) {
+        const int64_t underlying = 2 * sizes[d] + 1;
+        layout_.sizes[d] = sizes[d];
+        layout_.strides[d] = 2 * stride;
+        base_ += stride;
+        stride *= underlying;
+      }
+      storage_elements = stride;
+      break;
+    }
+  }
+  if (kind == LayoutKind::flipped) {
+    for (int d : {channel, rank - 1}) {
+      if (layout_.sizes[d] > 0) base_ += layout_.strides[d] * (layout_.sizes[d] - 1);
+      layout_.strides[d] = -layout_.strides[d];
+    }
+  }
+  if (kind == LayoutKind::expanded) layout_.strides[channel] = 0;
+  if (kind != LayoutKind::sliced) {
+    // Room for the farthest element plus a margin of sentinel on both sides.
+    int64_t reach = 0;
+    for (int d = 0; d < rank; ++d) {
+      if (layout_.sizes[d] > 0) reach += std::abs(layout_.strides[d]) * (layout_.sizes[d] - 1);
+    }
+    storage_elements = reach + 1;
+  }
+  constexpr int64_t kMargin = 8;
+  base_ += kMargin;
+  const int64_t bytes = (storage_elements + 2 * kMargin) * static_cast<int64_t>(dtype_size(dtype));
+  storage_.resize(static_cast<size_t>(bytes / 8 + 1));
+  std::memset(storage_.data(), kSentinel, storage_.size() * 8);
+}
+
+void* Strided::data() {
+  return reinterpret_cast<unsigned char*>(storage_.data()) +
+         base_ * static_cast<int64_t>(dtype_size(dtype_));
+}
+const void* Strided::data() const { return const_cast<Strided*>(this)->data(); }
+
+int64_t Strided::offset_of(int64_t linear) const {
+  int64_t offset = 0;
+  for (int d = layout_.rank - 1; d >= 0; --d) {
+    offset += (linear % layout_.sizes[d]) * layout_.strides[d];
+    linear /= layout_.sizes[d];
+  }
+  return offset;
+}
+
+double Strided::get(int64_t linear) const {
+  const auto* base = static_cast<const unsigned char*>(data());
+  const int64_t at = offset_of(linear) * static_cast<int64_t>(dtype_size(dtype_));
+  switch (dtype_) {
+    case DType::f32: {
+      float v;
+      std::memcpy(&v, base + at, sizeof v);
+      return v;
+    }
+    case DType::f64: {
+      double v;
+      std::memcpy(&v, base + at, sizeof v);
+      return v;
+    }
+    case DType::f16: {
+      Half v;
+      std::memcpy(&v, base + at, sizeof v);
+      return to_float(v);
+    }
+    case DType::bf16: {
+      BFloat16 v;
+      std::memcpy(&v, base + at, sizeof v);
+      return to_float(v);
+    }
+  }
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
+void Strided::set(int64_t linear, double value) {
+  auto* base = static_cast<unsigned char*>(data());
+  const int64_t at = offset_of(linear) * static_cast<int64_t>(dtype_size(dtype_));
+  switch (dtype_) {
+    case DType::f32: {
+      const auto v = static_cast<float>(value);
+      std::memcpy(base + at, &v, sizeof v);
+      break;
+    }
+    case DType::f64:
+      std::memcpy(base + at, &value, sizeof value);
+      break;
+    case DType::f16: {
+      const Half v = to_half(static_cast<float>(value));
+      std::memcpy(base + at, &v, sizeof v);
+      break;
+    }
+    case DType::bf16: {
+      const BFloat16 v = to_bfloat16(static_cast<float>(value));
+      std::memcpy(base + at, &v, sizeof v);
+      break;
+    }
+  }
+}
+
+Dense Strided::read() const {
+  Dense result(std::vector<int64_t>(layout_.sizes.begin(), layout_.sizes.begin() + layout_.rank));
+  for (size_t i = 0; i < result.values.size(); ++i) result.values[i] = get(static_cast<int64_t>(i));
+  return result;
+}
+
+void Strided::write(const Dense& values) {
+  for (size_t i = 0; i < values.values.size(); ++i) set(static_cast<int64_t>(i), values.values[i]);
+}
+
+void Strided::fill_random(std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+  const int64_t count = product({layout_.sizes.begin(), layout_.sizes.begin() + layout_.rank});
+  for (int64_t i = 0; i < count; ++i) set(i, uniform(rng));
+}
+
+bool Strided::outside_untouched() const {
+  std::vector<bool> inside(storage_.size() * 8, false);
+  const int64_t count = product({layout_.sizes.begin(), layout_.sizes.begin() + layout_.rank});
+  const auto element = static_cast<int64_t>(dtype_size(dtype_));
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t at = (base_ + offset_of(i)) * element;
+    for (int64_t b = 0; b < element; ++b) inside[static_cast<size_t>(at + b)] = true;
+  }
+  const auto* bytes = reinterpret_cast<const unsigned char*>(storage_.data());
+  for (size_t b = 0; b < inside.size(); ++b) {
+    if (!inside[b] && bytes[b] != kSentinel) return false;
+  }
+  return true;
+}
+
+double round_to(DType dtype, double value) {
+  switch (dtype) {
+    case DType::f32:
+      return static_cast<float>(value);
+    case DType::f64:
+      return value;
+    case DType::f16:
+      return to_float(to_half(static_cast<float>(value)));
+    case DType::bf16:
+      return to_float(to_bfloat16(static_cast<float>(value)));
+  }
+  return value;
+}
+
+namespace {
+
+// The textbook definition: begin = floor(o * in / out), end = ceil((o + 1) * in / out).
+int64_t begin_of(int64_t o, int64_t in, int64_t out) { return o * in / out; }
+int64_t end_of(int64_t o, int64_t in, int64_t out) { return ((o + 1) * in + out - 1) / out; }
+
+// Splits a shape into planes (all leading dimensions) and three pooled
+// dimensions, padding missing pooled dimensions with 1.
+struct Split {
+  int64_t planes = 1;
+  int64_t size[3] = {1, 1, 1};
+};
+
+Split split(const std::vector<int64_t>& shape, int spatial_dims) {
+  Split result;
+  const size_t leading = shape.size() - static_cast<size_t>(spatial_dims);
+  for (size_t d = 0; d < leading; ++d) result.planes *= shape[d];
+  for (int d = 0; d < spatial_dims; ++d) result.size[3 - spatial_dims + d] = shape[leading + d];
+  return result;
+}
+
+}  // namespace
+
+Dense reference_forward(const Dense& x, int spatial_dims, const std::vector<int64_t>& out_shape) {
+  Dense y(out_shape);
+  const Split in = split(x.shape, spatial_dims);
+  const Split out = split(out_shape, spatial_dims);
+  for (int64_t p = 0; p < in.planes; ++p) {
+    for (int64_t od = 0; od < out.size[0]; ++od) {
+      for (int64_t oh = 0; oh < out.size[1]; ++oh) {
+        for (int64_t ow = 0; ow < out.size[2]; ++ow) {
+          const int64_t d0 = begin_of(od, in.size[0], out.size[0]);
+          const int64_t d1 = end_of(od, in.size[0], out.size[0]);
+          const int64_t h0 = begin_of(oh, in.size[1], out.size[1]);
+          const int64_t h1 = end_of(oh, in.size[1], out.size[1]);
+          const int64_t w0 = begin_of(ow, in.size[2], out.size[2]);
+          const int64_t w1 = end_of(ow, in.size[2], out.size[2]);
+          double sum = 0.0;
+          for (int64_t d = d0; d < d1; ++d) {
+            for (int64_t h = h0; h < h1; ++h) {
+              for (int64_t w = w0; w < w1; ++w) {
+                sum += x.values[static_cast<size_t>(
+                    ((p * in.size[0] + d) * in.size[1] + h) * in.size[2] + w)];
+              }
+            }
+          }
+          const auto count = static_cast<double>((d1 - d0) * (h1 - h0) * (w1 - w0));
+          y.values[static_cast<size_t>(((p * out.size[0] + od) * out.size[1] + oh) * out.size[2] +
+                                       ow)] = sum / count;
+        }
+      }
+    }
+  }
+  return y;
+}
+
+Dense reference_backward(const Dense& dy, int spatial_dims, const std::vector<int64_t>& in_shape) {
+  Dense dx(in_shape);
+  const Split in = split(in_shape, spatial_dims);
+  const Split out = split(dy.shape, spatial_dims);
+  // Scatter, output by output in row-major order, as PyTorch does.
+  for (int64_t p = 0; p < in.planes; ++p) {
+    for (int64_t od = 0; od < out.size[0]; ++od) {
+      for (int64_t oh = 0; oh < out.size[1]; ++oh) {
+        for (int64_t ow = 0; ow < out.size[2]; ++ow) {
+          const int64_t d0 = begin_of(od, in.size[0], out.size[0]);
+          const int64_t d1 = end_of(od, in.size[0], out.size[0]);
+          const int64_t h0 = begin_of(oh, in.size[1], out.size[1]);
+          const int64_t h1 = end_of(oh, in.size[1], out.size[1]);
+          const int64_t w0 = begin_of(ow, in.size[2], out.size[2]);
+          const int64_t w1 = end_of(ow, in.size[2], out.size[2]);
+          const auto count = static_cast<double>((d1 - d0) * (h1 - h0) * (w1 - w0));
+          const double share =
+              dy.values[static_cast<size_t>(
+                  ((p * out.size[0] + od) * out.size[1] + oh) * out.size[2] + ow)] /
+              count;
+          for (int64_t d = d0; d < d1; ++d) {
+            for (int64_t h = h0; h < h1; ++h) {
+              for (int64_t w = w0; w < w1; ++w) {
+                dx.values[static_cast<size_t>(((p * in.size[0] + d) * in.size[1] + h) * in.size[2] +
+                                              w)] += share;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return dx;
+}
+
+std::string compare(const Dense& got, const Dense& expected, DType dtype) {
+  if (got.shape != expected.shape) {
+    return "shape " + describe(got.shape) + " != " + describe(expected.shape);
+  }
+  double epsilon = 0.0;
+  double smallest = 0.0;
+  switch (dtype) {
+    case DType::f64:
+      epsilon = 0x1p-52;
+      smallest = 0x1p-1074;
+      break;
+    case DType::f32:
+      epsilon = 0x1p-23;
+      smallest = 0x1p-149;
+      break;
+    case DType::f16:
+      epsilon = 0x1p-10;
+      smallest = 0x1p-24;
+      break;
+    case DType::bf16:
+      epsilon = 0x1p-7;
+      smallest = 0x1p-133;
+      break;
+  }
+  for (size_t i = 0; i < got.values.size(); ++i) {
+    const double want = round_to(dtype, expected.values[i]);
+    const double have = got.values[i];
+    const bool both_nan = std::isnan(want) && std::isnan(have);
+    if (both_nan || have == want) continue;
+    if (std::abs(have - want) <= epsilon * std::abs(want) + smallest) continue;
+    std::ostringstream text;
+    text.precision(17);
+    text << "element " << i << ": got " << have << ", expected " << want;
+    return text.str();
+  }
+  return "";
+}
+
+}  // namespace adapool::testing

@@ -1,0 +1,76 @@
+// Test support: strided buffers in every layout, and a reference written as
+// plainly as possible (nested loops, double accumulation, the textbook
+// floor/ceil window definition rather than the library's header).
+#pragma once
+
+#include <adapool/adapool.hpp>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace adapool::testing {
+
+enum class LayoutKind {
+  contiguous,
+  channels_last,
+  transposed,  // dimension 0 innermost: every dimension order reversed
+  sliced,      // every dimension stepped by 2, starting at index 1, of a larger buffer
+  flipped,     // channel and last dimension with negative strides
+  expanded,    // channel dimension with stride 0 (inputs only)
+};
+const char* name(LayoutKind kind);
+inline constexpr LayoutKind kOutputLayouts[] = {LayoutKind::contiguous, LayoutKind::channels_last,
+                                                LayoutKind::transposed, LayoutKind::sliced,
+                                                LayoutKind::flipped};
+inline constexpr LayoutKind kInputLayouts[] = {LayoutKind::contiguous, LayoutKind::channels_last,
+                                               LayoutKind::transposed, LayoutKind::sliced,
+                                               LayoutKind::flipped,    LayoutKind::expanded};
+inline constexpr DType kDTypes[] = {DType::f32, DType::f64, DType::f16, DType::bf16};
+
+// A logical tensor of doubles in row-major order.
+struct Dense {
+  std::vector<int64_t> shape;
+  std::vector<double> values;
+  explicit Dense(std::vector<int64_t> sizes);
+};
+
+// A tensor stored in some layout inside a larger buffer filled with a
+// sentinel, so writes outside the view can be detected.
+class Strided {
+ public:
+  Strided(const std::vector<int64_t>& sizes, LayoutKind kind, int spatial_dims, DType dtype);
+  const Layout& layout() const { return layout_; }
+  void* data();
+  const void* data() const;
+  // Element `linear` (row-major logical order) as double, or stored from double.
+  double get(int64_t linear) const;
+  void set(int64_t linear, double value);
+  Dense read() const;
+  void write(const Dense& values);
+  void fill_random(std::mt19937_64& rng);
+  // True when every byte outside the view still holds the sentinel.
+  bool outside_untouched() const;
+
+ private:
+  int64_t offset_of(int64_t linear) const;  // element offset from data()
+  Layout layout_;
+  DType dtype_;
+  int64_t base_ = 0;  // element index of the view's origin in the buffer
+  std::vector<uint64_t> storage_;
+};
+
+// Rounds `value` to `dtype` the way the library stores a result.
+double round_to(DType dtype, double value);
+
+Dense reference_forward(const Dense& x, int spatial_dims, const std::vector<int64_t>& out_shape);
+Dense reference_backward(const Dense& dy, int spatial_dims, const std::vector<int64_t>& in_shape);
+
+// "" when `got` matches `expected` (rounded to dtype) within one unit in the
+// last place of dtype; otherwise a description of the first mismatch.
+std::string compare(const Dense& got, const Dense& expected, DType dtype);
+
+std::string describe(const std::vector<int64_t>& shape);
+
+}  // namespace adapool::testing
