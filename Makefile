@@ -2,10 +2,13 @@
 BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release -DADAPOOL_WERROR=ON
-SOURCES := $(shell find include src test examples -name '*.[ch]' -o -name '*.[ch]pp')
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+PYTHON_SOURCES := $(shell find python src include -type f) CMakeLists.txt pyproject.toml
+SOURCES := $(shell find $(wildcard include src test examples tools python) -name '*.[ch]' -o -name '*.[ch]pp')
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build test demo format format-check clean
+.PHONY: all deps build test test-cpp test-python python demo format format-check clean
 
 all: build
 
@@ -16,9 +19,29 @@ build: deps
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j$(JOBS)
 
-# Every test: formatting, then the C++ suite (GoogleTest through ctest).
-test: build format-check
+# Every test: formatting, the C++ suite (GoogleTest through ctest), then the
+# Python package and its PyTorch parity tests (pytest) in a fresh virtualenv.
+test: format-check test-cpp test-python
+
+test-cpp: build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+test-python: python
+	$(PYTHON) -m pytest -q test/python
+
+# The virtual environment with the pinned test requirements.
+$(VENV)/.requirements: python/requirements-test.txt | deps
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r python/requirements-test.txt
+	touch $@
+
+# `pip install .`, as a user would, whenever a source changed.
+$(VENV)/.package: $(VENV)/.requirements $(PYTHON_SOURCES)
+	$(VENV)/bin/pip install -q .
+	touch $@
+
+python: $(VENV)/.package
 
 demo: build
 	./$(BUILD)/examples/adapool_windows_demo

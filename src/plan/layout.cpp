@@ -64,12 +64,21 @@ Layout Layout::channels_last(std::span<const int64_t> sizes, int spatial_dims) {
 bool is_channels_last(const Layout& layout, int spatial_dims) {
   const int channel = layout.rank - spatial_dims - 1;
   if (channel < 0 || spatial_dims < 1 || layout.sizes[channel] <= 1) return false;
-  const int64_t channel_stride = layout.strides[channel];
+  // Channels-last orders the strides C < W < H (< D) < N, innermost first;
+  // dimensions of size 1 have no say.
+  std::array<int, kMaxRank> order{};
+  int count = 0;
+  order[count++] = channel;
+  for (int d = layout.rank - 1; d > channel; --d) order[count++] = d;
+  if (channel == 1) order[count++] = 0;
+  int64_t previous = -1;
   bool any_spatial = false;
-  for (int d = channel + 1; d < layout.rank; ++d) {
+  for (int i = 0; i < count; ++i) {
+    const int d = order[i];
     if (layout.sizes[d] <= 1) continue;
-    any_spatial = true;
-    if (layout.strides[d] <= channel_stride) return false;
+    if (layout.strides[d] <= previous) return false;
+    previous = layout.strides[d];
+    any_spatial = any_spatial || d > channel;
   }
   return any_spatial;
 }

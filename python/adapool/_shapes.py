@@ -1,0 +1,58 @@
+"""Shape arithmetic shared by the numpy and PyTorch front ends.
+
+Pure Python on purpose: torch.compile traces it, and it never touches
+windows (those live in the C++ header windows.hpp).
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import List, Optional, Sequence, Union
+
+OutputSize = Union[int, None, Sequence[Optional[int]]]
+
+
+def resolve_output_size(
+    input_shape: Sequence[int], spatial_dims: int, output_size: OutputSize
+) -> List[int]:
+    """The full output shape: leading dimensions kept, pooled ones replaced."""
+    rank = len(input_shape)
+    if rank not in (spatial_dims + 1, spatial_dims + 2):
+        raise ValueError(
+            f"{spatial_dims}-d adaptive pooling expects a {spatial_dims + 1}-d (unbatched) or "
+            f"{spatial_dims + 2}-d (batched) input, got shape {list(input_shape)}"
+        )
+    if output_size is None or not isinstance(output_size, (list, tuple)):
+        entries = [output_size] * spatial_dims
+    elif len(output_size) in (1, spatial_dims):
+        entries = list(output_size) * (spatial_dims if len(output_size) == 1 else 1)
+    else:
+        raise ValueError(
+            f"output_size {tuple(output_size)} has {len(output_size)} entries; "
+            f"expected 1 or {spatial_dims}"
+        )
+    shape = list(input_shape)
+    for d, entry in enumerate(entries):
+        axis = rank - spatial_dims + d
+        if entry is None:
+            continue
+        try:
+            size = operator.index(entry)
+        except TypeError:
+            raise TypeError(
+                f"output_size[{d}] = {entry!r} is not an int or None"
+            ) from None
+        if size < 0:
+            raise ValueError(
+                f"output_size[{d}] = {size} is negative; expected a size >= 0 or None"
+            )
+        shape[axis] = size
+    return shape
+
+
+def layout_order(rank: int, spatial_dims: int, channels_last: bool) -> List[int]:
+    """Dimensions from outermost to innermost: row-major, or channel innermost."""
+    if not channels_last:
+        return list(range(rank))
+    channel = rank - spatial_dims - 1
+    return list(range(channel)) + list(range(channel + 1, rank)) + [channel]

@@ -1,0 +1,270 @@
+"""adapool for PyTorch: custom operators with autograd, drop-in modules, patch().
+
+    import adapool.torch
+    y = adapool.torch.adaptive_avg_pool2d(x, (5, 7))     # like F.adaptive_avg_pool2d
+    pool = adapool.torch.AdaptiveAvgPool2d((5, 7))        # like nn.AdaptiveAvgPool2d
+    adapool.torch.patch(model)                            # swaps every such module in place
+    with adapool.torch.patch_functional(): model(x)      # and F.adaptive_avg_pool*d calls
+
+The operators (torch.ops.adapool.adaptive_avg_pool and ..._backward) run on
+CPU tensors of float32, float64, float16 and bfloat16 in any layout, give
+results in the layout PyTorch's own kernels give (channels-last kept),
+support double backward, and have fake implementations so torch.compile and
+torch.export trace them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator, List, Optional
+
+import torch
+from torch import Tensor
+
+from . import _core
+from ._shapes import OutputSize, layout_order, resolve_output_size
+
+__all__ = [
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AdaptiveAvgPool3d",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
+    "patch",
+    "patch_functional",
+]
+
+_DTYPES = {
+    torch.float32: _core.FLOAT32,
+    torch.float64: _core.FLOAT64,
+    torch.float16: _core.FLOAT16,
+    torch.bfloat16: _core.BFLOAT16,
+}
+
+
+def _check(tensor: Tensor, name: str) -> None:
+    if tensor.dtype not in _DTYPES:
+        raise TypeError(
+            f"{name} has dtype {tensor.dtype}; adapool takes float32, float64, float16 or bfloat16"
+        )
+    if tensor.device.type not in ("cpu", "meta"):
+        raise ValueError(f"{name} is on {tensor.device}; adapool runs on CPU tensors")
+
+
+def _output_channels_last(input: Tensor, spatial_dims: int) -> bool:
+    """Whether PyTorch's CPU kernel gives a channels-last result for input: only
+    batched 1-d and 2-d pooling of a channels-last input do (1-d pools as
+    (N, C, 1, L)); unbatched inputs and 3-d pooling give contiguous results."""
+    if input.dim() != spatial_dims + 2 or spatial_dims == 3:
+        return False
+    view = input.unsqueeze(-2) if spatial_dims == 1 else input
+    return view.is_contiguous(memory_format=torch.channels_last) and not view.is_contiguous()
+
+
+def _empty(like: Tensor, shape: List[int], channels_last: bool, spatial_dims: int) -> Tensor:
+    order = layout_order(len(shape), spatial_dims, channels_last)
+    stored = like.new_empty([shape[d] for d in order])
+    inverse = sorted(range(len(order)), key=order.__getitem__)
+    return stored.permute(inverse)
+
+
+def _output(input: Tensor, output_size: List[int], spatial_dims: int) -> Tensor:
+    shape = list(input.shape[: input.dim() - spatial_dims]) + list(output_size)
+    return _empty(input, shape, _output_channels_last(input, spatial_dims), spatial_dims)
+
+
+# The operators' `threads` argument: a count, 0 for every hardware thread, or
+# FOLLOW_TORCH to read torch.get_num_threads() when the kernel runs (reading
+# it while tracing would break torch.compile's graph).
+FOLLOW_TORCH = -1
+
+
+def _run(forward: bool, source: Tensor, destination: Tensor, spatial_dims: int, threads: int):
+    _core.run(
+        forward,
+        _DTYPES[source.dtype],
+        spatial_dims,
+        source.data_ptr(),
+        list(source.shape),
+        list(source.stride()),
+        destination.data_ptr(),
+        list(destination.shape),
+        list(destination.stride()),
+        torch.get_num_threads() if threads == FOLLOW_TORCH else threads,
+    )
+
+
+@torch.library.custom_op("adapool::adaptive_avg_pool", mutates_args=())
+def _pool(input: Tensor, output_size: List[int], spatial_dims: int, threads: int) -> Tensor:
+    output = _output(input, output_size, spatial_dims)
+    _run(True, input, output, spatial_dims, threads)
+    return output
+
+
+@_pool.register_fake
+def _(input: Tensor, output_size: List[int], spatial_dims: int, threads: int) -> Tensor:
+    return _output(input, output_size, spatial_dims)
+
+
+# grad_input takes the strides PyTorch gives it: those of empty_like(input).
+@torch.library.custom_op("adapool::adaptive_avg_pool_backward", mutates_args=())
+def _pool_backward(
+    grad_output: Tensor,
+    input_size: List[int],
+    input_strides: List[int],
+    spatial_dims: int,
+    threads: int,
+) -> Tensor:
+    grad_input = grad_output.new_empty_strided(input_size, input_strides)
+    _run(False, grad_output, grad_input, spatial_dims, threads)
+    return grad_input
+
+
+@_pool_backward.register_fake
+def _(
+    grad_output: Tensor,
+    input_size: List[int],
+    input_strides: List[int],
+    spatial_dims: int,
+    threads: int,
+) -> Tensor:
+    return grad_output.new_empty_strided(input_size, input_strides)
+
+
+def _pool_setup(ctx, inputs, output) -> None:
+    input, _, spatial_dims, threads = inputs
+    ctx.input_size = list(input.shape)
+    ctx.input_strides = list(torch.empty_like(input, device="meta").stride())
+    ctx.spatial_dims = spatial_dims
+    ctx.threads = threads
+
+
+def _pool_grad(ctx, grad_output: Tensor):
+    grad_input = _pool_backward(
+        grad_output, ctx.input_size, ctx.input_strides, ctx.spatial_dims, ctx.threads
+    )
+    return grad_input, None, None, None
+
+
+def _pool_backward_setup(ctx, inputs, output) -> None:
+    grad_output, _, _, spatial_dims, threads = inputs
+    ctx.output_size = list(grad_output.shape[grad_output.dim() - spatial_dims :])
+    ctx.spatial_dims = spatial_dims
+    ctx.threads = threads
+
+
+def _pool_backward_grad(ctx, grad_grad_input: Tensor):
+    # The backward is linear in grad_output with the forward as its adjoint:
+    # its own gradient is the forward pooling of the incoming gradient.
+    grad_grad_output = _pool(grad_grad_input, ctx.output_size, ctx.spatial_dims, ctx.threads)
+    return grad_grad_output, None, None, None, None
+
+
+_pool.register_autograd(_pool_grad, setup_context=_pool_setup)
+_pool_backward.register_autograd(_pool_backward_grad, setup_context=_pool_backward_setup)
+
+
+def _threads(threads: Optional[int]) -> int:
+    if threads is None:
+        return FOLLOW_TORCH
+    if threads < 0:
+        raise ValueError(
+            f"threads = {threads} is negative; expected None (follow torch.get_num_threads()), "
+            "0 (every hardware thread) or a positive count"
+        )
+    return threads
+
+
+def _functional(input: Tensor, output_size: OutputSize, spatial_dims: int, threads) -> Tensor:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"input must be a torch.Tensor, got {type(input).__name__}")
+    _check(input, "input")
+    shape = resolve_output_size(input.shape, spatial_dims, output_size)
+    return _pool(input, shape[input.dim() - spatial_dims :], spatial_dims, _threads(threads))
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size: OutputSize, *, threads: Optional[int] = None):
+    """torch.nn.functional.adaptive_avg_pool1d, computed by adapool.
+
+    threads: None follows torch.get_num_threads(); results do not depend on it.
+    """
+    return _functional(input, output_size, 1, threads)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: OutputSize, *, threads: Optional[int] = None):
+    """torch.nn.functional.adaptive_avg_pool2d, computed by adapool."""
+    return _functional(input, output_size, 2, threads)
+
+
+def adaptive_avg_pool3d(input: Tensor, output_size: OutputSize, *, threads: Optional[int] = None):
+    """torch.nn.functional.adaptive_avg_pool3d, computed by adapool."""
+    return _functional(input, output_size, 3, threads)
+
+
+class AdaptiveAvgPool1d(torch.nn.AdaptiveAvgPool1d):
+    """torch.nn.AdaptiveAvgPool1d computed by adapool: same constructor, repr and state."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return adaptive_avg_pool1d(input, self.output_size)
+
+
+class AdaptiveAvgPool2d(torch.nn.AdaptiveAvgPool2d):
+    """torch.nn.AdaptiveAvgPool2d computed by adapool: same constructor, repr and state."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return adaptive_avg_pool2d(input, self.output_size)
+
+
+class AdaptiveAvgPool3d(torch.nn.AdaptiveAvgPool3d):
+    """torch.nn.AdaptiveAvgPool3d computed by adapool: same constructor, repr and state."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return adaptive_avg_pool3d(input, self.output_size)
+
+
+_REPLACEMENTS = {
+    torch.nn.AdaptiveAvgPool1d: AdaptiveAvgPool1d,
+    torch.nn.AdaptiveAvgPool2d: AdaptiveAvgPool2d,
+    torch.nn.AdaptiveAvgPool3d: AdaptiveAvgPool3d,
+}
+
+
+def patch(model: torch.nn.Module) -> int:
+    """Swaps every torch adaptive average pooling module inside model for adapool's,
+    in place, and returns how many it swapped. Functional calls
+    (F.adaptive_avg_pool2d inside a forward) are not modules and stay as they are."""
+    swapped = 0
+    for parent in model.modules():
+        for name, child in list(parent.named_children()):
+            replacement = _REPLACEMENTS.get(type(child))
+            if replacement is None:
+                continue
+            module = replacement(child.output_size)
+            module.train(child.training)
+            setattr(parent, name, module)
+            swapped += 1
+    return swapped
+
+
+@contextlib.contextmanager
+def patch_functional() -> Iterator[None]:
+    """Within the block, torch.nn.functional.adaptive_avg_pool{1,2,3}d run on
+    adapool: for models that call them directly in forward (DenseNet's head,
+    MobileNetV3's squeeze-excitation), which patch() cannot reach. Not
+    thread-safe: it swaps module attributes of torch.nn.functional."""
+    functional = torch.nn.functional
+    names = ("adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d")
+    originals = {name: getattr(functional, name) for name in names}
+    ours = {
+        "adaptive_avg_pool1d": lambda input, output_size: adaptive_avg_pool1d(input, output_size),
+        "adaptive_avg_pool2d": lambda input, output_size: adaptive_avg_pool2d(input, output_size),
+        "adaptive_avg_pool3d": lambda input, output_size: adaptive_avg_pool3d(input, output_size),
+    }
+    try:
+        for name in names:
+            setattr(functional, name, ours[name])
+        yield
+    finally:
+        for name in names:
+            setattr(functional, name, originals[name])

@@ -1,0 +1,117 @@
+// adapool._core: the C++ library for Python. Deliberately thin: tensors
+// arrive as (pointer, sizes, strides) from python/adapool, which owns the
+// arrays and keeps them alive; everything here validates through the plan.
+#include <adapool/adapool.hpp>
+
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/pair.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include <thread>
+
+namespace nb = nanobind;
+
+namespace {
+
+adapool::Layout to_layout(const std::vector<int64_t>& sizes, const std::vector<int64_t>& strides) {
+  adapool::Layout layout = adapool::Layout::contiguous(sizes);  // checks the rank
+  if (strides.size() != sizes.size()) {
+    throw adapool::Error(adapool::ErrorCode::invalid_argument,
+                         "strides has " + std::to_string(strides.size()) + " entries for " +
+                             std::to_string(sizes.size()) + " sizes");
+  }
+  for (size_t d = 0; d < strides.size(); ++d) layout.strides[d] = strides[d];
+  return layout;
+}
+
+void run(bool forward, int dtype, int spatial_dims, uintptr_t source,
+         const std::vector<int64_t>& source_sizes, const std::vector<int64_t>& source_strides,
+         uintptr_t destination, const std::vector<int64_t>& destination_sizes,
+         const std::vector<int64_t>& destination_strides, int threads) {
+  const adapool::Layout source_layout = to_layout(source_sizes, source_strides);
+  const adapool::Layout destination_layout = to_layout(destination_sizes, destination_strides);
+  adapool::Options options;
+  options.threads = threads;
+  const auto type = static_cast<adapool::DType>(dtype);
+  nb::gil_scoped_release unlocked;
+  const adapool::Plan plan =
+      forward
+          ? adapool::Plan::forward(type, spatial_dims, source_layout, destination_layout, options)
+          : adapool::Plan::backward(type, spatial_dims, source_layout, destination_layout, options);
+  plan.run(reinterpret_cast<const void*>(source), reinterpret_cast<void*>(destination));
+}
+
+}  // namespace
+
+NB_MODULE(_core, m) {
+  m.doc() = "adapool's C++ core; use the adapool package, not this module.";
+  m.attr("__version__") = ADAPOOL_VERSION_STRING;
+  m.attr("FLOAT32") = static_cast<int>(adapool::DType::f32);
+  m.attr("FLOAT64") = static_cast<int>(adapool::DType::f64);
+  m.attr("FLOAT16") = static_cast<int>(adapool::DType::f16);
+  m.attr("BFLOAT16") = static_cast<int>(adapool::DType::bf16);
+
+  nb::register_exception_translator([](const std::exception_ptr& error, void*) {
+    try {
+      std::rethrow_exception(error);
+    } catch (const adapool::Error& e) {
+      PyErr_SetString(e.code() == adapool::ErrorCode::dtype ? PyExc_TypeError : PyExc_ValueError,
+                      e.what());
+    }
+  });
+
+  m.def("run", &run, nb::arg("forward"), nb::arg("dtype"), nb::arg("spatial_dims"),
+        nb::arg("source"), nb::arg("source_sizes"), nb::arg("source_strides"),
+        nb::arg("destination"), nb::arg("destination_sizes"), nb::arg("destination_strides"),
+        nb::arg("threads"),
+        "Pools (forward) or back-propagates (backward) between two strided buffers, given as "
+        "addresses with sizes and strides in elements. The GIL is released while it runs.");
+
+  m.def(
+      "output_shape",
+      [](const std::vector<int64_t>& input_sizes, int spatial_dims,
+         const std::vector<std::optional<int64_t>>& output_size) {
+        return adapool::output_shape(input_sizes, spatial_dims, output_size);
+      },
+      nb::arg("input_sizes"), nb::arg("spatial_dims"), nb::arg("output_size"));
+
+  m.def(
+      "is_channels_last",
+      [](const std::vector<int64_t>& sizes, const std::vector<int64_t>& strides, int spatial_dims) {
+        return adapool::is_channels_last(to_layout(sizes, strides), spatial_dims);
+      },
+      nb::arg("sizes"), nb::arg("strides"), nb::arg("spatial_dims"));
+
+  m.def(
+      "windows",
+      [](int64_t in, int64_t out) {
+        if (in < 1 || out < 0 || !adapool::window_arithmetic_fits(in, out)) {
+          throw adapool::Error(adapool::ErrorCode::invalid_argument,
+                               "windows of " + std::to_string(in) + " -> " + std::to_string(out) +
+                                   ": expected in_size >= 1, out_size >= 0, in * out < 2^63");
+        }
+        std::vector<std::pair<int64_t, int64_t>> result;
+        for (const adapool::Window& w : adapool::windows(in, out))
+          result.emplace_back(w.begin, w.end);
+        return result;
+      },
+      nb::arg("in_size"), nb::arg("out_size"));
+
+  m.def(
+      "fixed_pool_equivalent",
+      [](int64_t in, int64_t out) -> std::optional<std::pair<int64_t, int64_t>> {
+        if (in < 1 || out < 1) {
+          throw adapool::Error(adapool::ErrorCode::invalid_argument,
+                               "fixed_pool_equivalent of " + std::to_string(in) + " -> " +
+                                   std::to_string(out) + ": expected sizes >= 1");
+        }
+        const auto pool = adapool::fixed_pool_equivalent(in, out);
+        if (!pool) return std::nullopt;
+        return std::pair{pool->kernel, pool->stride};
+      },
+      nb::arg("in_size"), nb::arg("out_size"));
+
+  m.def("hardware_threads", [] { return std::max(1u, std::thread::hardware_concurrency()); });
+}

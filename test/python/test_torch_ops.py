@@ -1,0 +1,152 @@
+"""adapool.torch: operators, autograd (double backward), modules, patch, compile, export."""
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import adapool.torch as at
+
+TORCH_POOL = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}
+OURS = {1: at.adaptive_avg_pool1d, 2: at.adaptive_avg_pool2d, 3: at.adaptive_avg_pool3d}
+
+CASES = [
+    (1, (2, 3, 10), 7),
+    (1, (3, 10), 13),
+    (2, (2, 3, 10, 9), (5, 7)),
+    (2, (3, 7, 5), (None, 3)),
+    (3, (2, 2, 5, 6, 7), (3, 4, 5)),
+    (3, (2, 5, 4, 3), 2),
+]
+
+
+def channels_last(x: torch.Tensor, spatial_dims: int) -> torch.Tensor:
+    channel = x.dim() - spatial_dims - 1
+    order = list(range(channel)) + list(range(channel + 1, x.dim())) + [channel]
+    inverse = sorted(range(x.dim()), key=order.__getitem__)
+    return x.permute(order).contiguous().permute(inverse)
+
+
+@pytest.mark.parametrize("spatial_dims,shape,output_size", CASES)
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_gradcheck_and_gradgradcheck(spatial_dims, shape, output_size, layout):
+    torch.manual_seed(0)
+    x = torch.randn(shape, dtype=torch.float64)
+    if layout == "channels_last":
+        x = channels_last(x, spatial_dims)
+    x.requires_grad_(True)
+
+    def pool(t):
+        return OURS[spatial_dims](t, output_size)
+
+    assert torch.autograd.gradcheck(pool, (x,))
+    assert torch.autograd.gradgradcheck(pool, (x,))
+
+
+@pytest.mark.parametrize("spatial_dims,shape,output_size", CASES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
+def test_forward_backward_and_layout_match_torch(spatial_dims, shape, output_size, dtype):
+    torch.manual_seed(1)
+    for layout in ("contiguous", "channels_last"):
+        x = torch.randn(shape).to(dtype)
+        if layout == "channels_last":
+            x = channels_last(x, spatial_dims)
+        ours_in = x.clone().requires_grad_(True)
+        theirs_in = x.clone().requires_grad_(True)
+        ours = OURS[spatial_dims](ours_in, output_size)
+        theirs = TORCH_POOL[spatial_dims](theirs_in, output_size)
+        assert ours.shape == theirs.shape
+        assert ours.stride() == theirs.stride(), layout
+        tolerance = {torch.float64: 1e-14, torch.float32: 1e-6, torch.float16: 2e-3,
+                     torch.bfloat16: 1.6e-2}[dtype]
+        torch.testing.assert_close(ours, theirs, rtol=tolerance, atol=tolerance)
+        grad = torch.randn(ours.shape).to(dtype)
+        ours.backward(grad)
+        theirs.backward(grad)
+        assert ours_in.grad.stride() == theirs_in.grad.stride(), layout
+        torch.testing.assert_close(ours_in.grad, theirs_in.grad, rtol=tolerance, atol=tolerance)
+
+
+def test_modules_are_drop_ins():
+    for ours, theirs, size in [(at.AdaptiveAvgPool1d, torch.nn.AdaptiveAvgPool1d, 3),
+                               (at.AdaptiveAvgPool2d, torch.nn.AdaptiveAvgPool2d, (5, None)),
+                               (at.AdaptiveAvgPool3d, torch.nn.AdaptiveAvgPool3d, (1, 2, 3))]:
+        module = ours(size)
+        assert repr(module) == repr(theirs(size))
+        assert isinstance(module, theirs)
+        assert module.output_size == theirs(size).output_size
+        assert module.state_dict() == {}
+
+
+def test_patch_swaps_modules_and_keeps_results_and_state_dict():
+    torch.manual_seed(2)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d((5, 7)),
+        torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(140, 10)),
+        torch.nn.Unflatten(1, (1, 10)), torch.nn.AdaptiveAvgPool1d(4))
+    reference = copy.deepcopy(model)
+    model.eval()
+    assert at.patch(model) == 2
+    assert at.patch(model) == 0  # already patched
+    assert type(model[1]) is at.AdaptiveAvgPool2d and not model[1].training
+    x = torch.randn(2, 3, 12, 11)
+    torch.testing.assert_close(model(x), reference(x))
+    # A state_dict saved from the unpatched model loads into the patched one.
+    model.load_state_dict(reference.state_dict())
+
+
+def test_threads_follow_torch_unless_told(monkeypatch):
+    seen = []
+    original = at._core.run
+
+    def spy(*args):
+        seen.append(args[-1])
+        return original(*args)
+
+    monkeypatch.setattr(at._core, "run", spy)
+    x = torch.randn(1, 2, 8, 8)
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        at.adaptive_avg_pool2d(x, 3)
+        at.adaptive_avg_pool2d(x, 3, threads=2)
+        with pytest.raises(ValueError, match="threads = -2"):
+            at.adaptive_avg_pool2d(x, 3, threads=-2)
+    finally:
+        torch.set_num_threads(previous)
+    assert seen == [1, 2]
+
+
+def test_errors_name_the_bad_value():
+    with pytest.raises(TypeError, match="int64"):
+        at.adaptive_avg_pool2d(torch.zeros(1, 2, 4, 4, dtype=torch.int64), 2)
+    with pytest.raises(ValueError, match="-2"):
+        at.adaptive_avg_pool2d(torch.zeros(1, 2, 4, 4), (3, -2))
+    with pytest.raises(ValueError, match=r"\[2, 4\]"):
+        at.adaptive_avg_pool2d(torch.zeros(2, 4), 2)
+    with pytest.raises(ValueError, match="dimension 1 has size 0"):
+        at.adaptive_avg_pool2d(torch.zeros(1, 0, 4, 4), 2)
+    with pytest.raises(TypeError, match="list"):
+        at.adaptive_avg_pool2d([1.0, 2.0], 2)
+
+
+def test_compile_of_a_patched_model_runs_and_matches():
+    torch.manual_seed(3)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(),
+                                torch.nn.AdaptiveAvgPool2d((3, 5))).eval()
+    x = torch.randn(2, 3, 17, 13)
+    expected = model(x)
+    at.patch(model)
+    compiled = torch.compile(model, fullgraph=True)
+    torch.testing.assert_close(compiled(x), expected)
+    torch.testing.assert_close(compiled(x.to(memory_format=torch.channels_last)), expected)
+
+
+def test_export_traces_the_operator():
+    model = at.AdaptiveAvgPool2d((5, 7))
+    exported = torch.export.export(model, (torch.randn(1, 3, 10, 10),))
+    targets = [str(node.target) for node in exported.graph.nodes if node.op == "call_function"]
+    assert any("adapool.adaptive_avg_pool" in target for target in targets), targets
+    x = torch.randn(1, 3, 10, 10)
+    torch.testing.assert_close(exported.module()(x), F.adaptive_avg_pool2d(x, (5, 7)))
