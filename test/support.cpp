@@ -349,4 +349,49 @@ std::string compare(const Dense& got, const Dense& expected, DType dtype) {
   return "";
 }
 
+std::string Case::label() const {
+  return std::to_string(spatial_dims) + "-d " + describe(in_shape) + " -> " + describe(out_shape) +
+         " " + dtype_name(dtype) + " in:" + name(in_layout) + " out:" + name(out_layout) +
+         " threads:" + std::to_string(threads);
+}
+
+namespace {
+
+Options options_for(int threads) {
+  Options options;
+  options.threads = threads;
+  options.min_work_per_thread = 1;  // small cases must still spread over threads
+  return options;
+}
+
+}  // namespace
+
+std::string check(const Case& c, std::mt19937_64& rng) {
+  Strided x(c.in_shape, c.in_layout, c.spatial_dims, c.dtype);
+  x.fill_random(rng);
+  Strided y(c.out_shape, c.out_layout, c.spatial_dims, c.dtype);
+  const Plan forward =
+      Plan::forward(c.dtype, c.spatial_dims, x.layout(), y.layout(), options_for(c.threads));
+  forward.run(x.data(), y.data());
+  std::string problem =
+      compare(y.read(), reference_forward(x.read(), c.spatial_dims, c.out_shape), c.dtype);
+  if (!problem.empty()) return "forward: " + problem;
+  if (!y.outside_untouched()) return "forward wrote outside the output view";
+
+  // Backward: grad_output in the output's layout kind (expanded is legal for
+  // a read-only gradient too), grad_input in the input's (never expanded).
+  const LayoutKind dx_layout =
+      c.in_layout == LayoutKind::expanded ? LayoutKind::contiguous : c.in_layout;
+  Strided dy(c.out_shape, c.out_layout, c.spatial_dims, c.dtype);
+  dy.fill_random(rng);
+  Strided dx(c.in_shape, dx_layout, c.spatial_dims, c.dtype);
+  const Plan backward =
+      Plan::backward(c.dtype, c.spatial_dims, dy.layout(), dx.layout(), options_for(c.threads));
+  backward.run(dy.data(), dx.data());
+  problem = compare(dx.read(), reference_backward(dy.read(), c.spatial_dims, c.in_shape), c.dtype);
+  if (!problem.empty()) return "backward: " + problem;
+  if (!dx.outside_untouched()) return "backward wrote outside the grad_input view";
+  return "";
+}
+
 }  // namespace adapool::testing

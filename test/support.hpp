@@ -73,4 +73,20 @@ std::string compare(const Dense& got, const Dense& expected, DType dtype);
 
 std::string describe(const std::vector<int64_t>& shape);
 
+// One forward + backward check against the reference.
+struct Case {
+  int spatial_dims = 2;
+  std::vector<int64_t> in_shape;
+  std::vector<int64_t> out_shape;
+  DType dtype = DType::f32;
+  LayoutKind in_layout = LayoutKind::contiguous;
+  LayoutKind out_layout = LayoutKind::contiguous;
+  int threads = 1;
+  std::string label() const;
+};
+
+// Runs forward and backward for one case on fresh random data; returns ""
+// or what went wrong (mismatch, or a write outside the destination view).
+std::string check(const Case& c, std::mt19937_64& rng);
+
 }  // namespace adapool::testing

@@ -13,6 +13,14 @@ namespace adapool {
 namespace {
 
 constexpr int kMaxThreads = 256;
+// Planes per group. Channels-last data reads a pixel's channels as one
+// contiguous run, so wide groups stream; planes elsewhere are gathered, one
+// memory stream per plane, and a few streams keep the caches and TLB happy.
+constexpr int64_t kContiguousGroupPlanes = 1024;
+constexpr int64_t kGatheredGroupPlanes = 16;
+// Doubles in each of a thread's two workspace buffers (64 KiB): a chunk of
+// one row for every plane of a group.
+constexpr int64_t kWorkspaceColumns = 8192;
 
 struct Names {
   const char* source;
@@ -214,9 +222,17 @@ PlanData make_plan(Direction direction, DType dtype, int spatial_dims, const Lay
     plan.out_sizes[pad + d] = output.sizes[leading + d];
   }
 
-  const int64_t planes = plan.batch * plan.channels;
+  // Plane groups: as many planes as fit a vector-friendly count, at most 64.
+  const bool channels_contiguous = plan.source_strides[1] == 1 || plan.destination_strides[1] == 1;
+  plan.group_planes = std::min<int64_t>(
+      plan.channels, channels_contiguous ? kContiguousGroupPlanes : kGatheredGroupPlanes);
+  if (plan.group_planes >= 8) plan.group_planes -= plan.group_planes % 8;
+  plan.groups_per_batch = (plan.channels + plan.group_planes - 1) / plan.group_planes;
+  plan.chunk_columns = std::max<int64_t>(1, kWorkspaceColumns / plan.group_planes);
+  plan.workspace_per_thread = 2 * plan.chunk_columns * plan.group_planes;
+  const int64_t groups = plan.batch * plan.groups_per_batch;
   const auto& lines = forward ? plan.out_sizes : plan.in_sizes;
-  plan.rows = planes * lines[0] * lines[1];
+  plan.rows = groups * lines[0] * lines[1];
   // Tables exist only for work that exists: an empty view with one huge
   // pooled size must not allocate a huge table. A backward pass from an
   // empty grad_output still writes zeros, so it gets empty inverse ranges.
@@ -236,6 +252,9 @@ PlanData make_plan(Direction direction, DType dtype, int spatial_dims, const Lay
     plan.split[t] = (plan.rows / plan.threads) * t + std::min<int64_t>(t, plan.rows % plan.threads);
   }
   plan.kernel = select_kernel(direction, dtype);
+  if (plan.rows > 0) {
+    plan.workspace.values.resize(static_cast<size_t>(plan.threads * plan.workspace_per_thread));
+  }
   return plan;
 }
 

@@ -6,13 +6,23 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 namespace adapool {
 
-// Processes rows [first, last) of a plan (see PlanData::rows).
+// Processes rows [first, last) of a plan (see PlanData::rows) with
+// PlanData::workspace_per_thread doubles of scratch space.
 using RowKernel = void (*)(const PlanData& plan, const void* source, void* destination,
-                           int64_t first, int64_t last);
+                           int64_t first, int64_t last, double* workspace);
+
+// Scratch space owned by a plan, so a run allocates nothing. A second caller
+// running the same plan at the same time finds it busy and uses its own.
+struct Workspace {
+  std::vector<double> values;
+  std::unique_ptr<std::mutex> busy = std::make_unique<std::mutex>();
+};
 
 // Byte offsets, relative to the data pointer, of the lowest and one past the
 // highest byte a view touches. Empty when the view has no elements.
@@ -44,12 +54,23 @@ struct PlanData {
   // inverse[d][i]: output cells whose window holds input cell i (backward).
   std::array<std::vector<Window>, 3> inverse;
 
-  // The work: `rows` rows of the destination, each a full line along W.
-  // Forward rows are (n, c, od, oh); backward rows are (n, c, d, h).
+  // Kernels work on groups of up to group_planes planes (consecutive
+  // channels of one batch entry) at once, with the planes as vector lanes.
+  int64_t group_planes = 1;
+  int64_t groups_per_batch = 1;
+  // Columns per chunk: a chunk of a row for every plane of a group fits the
+  // workspace, whatever the row length.
+  int64_t chunk_columns = 1;
+
+  // The work: `rows` rows of the destination for one plane group, each a
+  // full line along W. Forward rows are (group, od, oh); backward rows are
+  // (group, d, h).
   int64_t rows = 0;
   RowKernel kernel = nullptr;
   int threads = 1;
-  std::vector<int64_t> split;  // threads + 1 row boundaries
+  std::vector<int64_t> split;        // threads + 1 row boundaries
+  int64_t workspace_per_thread = 0;  // doubles
+  mutable Workspace workspace;
 
   ByteSpan source_bytes;
   ByteSpan destination_bytes;

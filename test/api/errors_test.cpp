@@ -235,7 +235,7 @@ TEST(Errors, ThreadCounts) {
   options.min_work_per_thread = 1;
   options.threads = 1 << 30;
   EXPECT_EQ(
-      Plan::forward(DType::f32, 1, contiguous({1, 2, 4}), contiguous({1, 2, 2}), options).threads(),
+      Plan::forward(DType::f32, 1, contiguous({2, 2, 4}), contiguous({2, 2, 2}), options).threads(),
       2);
   EXPECT_LE(
       Plan::forward(DType::f32, 1, contiguous({1, 4096, 4}), contiguous({1, 4096, 2}), options)

@@ -22,7 +22,8 @@ export PKG_CONFIG_PATH=$pc_dir
 cc -std=c11 "$consumer/main.c" -o "$scratch/pkgconfig_consumer" $(pkg-config --cflags --libs adapool)
 LD_LIBRARY_PATH=$(pkg-config --variable=libdir adapool) "$scratch/pkgconfig_consumer"
 # shellcheck disable=SC2046
-c++ -std=c++20 "$consumer/main.cpp" -o "$scratch/pkgconfig_static" \
-  $(pkg-config --cflags adapool) "$(pkg-config --variable=libdir adapool)/libadapool.a" -pthread
+c++ -std=c++20 "$consumer/main.cpp" -o "$scratch/pkgconfig_static" $(pkg-config --cflags adapool) \
+  -L"$(pkg-config --variable=libdir adapool)" -l:libadapool.a \
+  $(pkg-config --static --libs adapool | sed 's/-ladapool//')
 "$scratch/pkgconfig_static"
 echo "install check passed"
