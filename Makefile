@@ -43,8 +43,9 @@ $(VENV)/.package: $(VENV)/.requirements $(PYTHON_SOURCES)
 
 python: $(VENV)/.package
 
+# Writes its pictures (adapool_demo_*.png, .svg) into the repository root.
 demo: build
-	./$(BUILD)/examples/adapool_windows_demo
+	./$(BUILD)/tools/adapool demo
 
 format: deps
 	clang-format -i $(SOURCES)
