@@ -8,47 +8,26 @@
 // bfloat16 through float, as PyTorch does).
 //
 // Speed comes from working on a group of planes (consecutive channels) at a
-// time with the planes as vector lanes: each input row of the group is
-// widened into a tile of doubles, tile[w][plane], and the window sums become
-// vector additions of whole tile columns (sum_windows) in the order above.
-// Channels-last data fills and drains the tile with contiguous vector loads
-// and stores; other layouts (NCHW, transposed, sliced) are gathered into it
-// element by element. Rows are chunked so that any row length fits the
-// plan's fixed workspace, which keeps the order: chunks run left to right.
+// time with the planes as vector lanes, so every window sum is a vector sum
+// in the order above. Forward sums each window straight from the input
+// (sum_input); backward first widens dy / count of the outputs it needs into
+// a tile of doubles, tile[ow][plane], once each, and sums its columns
+// (sum_windows). Channels-last data moves as contiguous vectors; other
+// layouts (NCHW, transposed, sliced) are gathered and scattered. Rows are
+// chunked so that any row length fits the plan's fixed workspace, which
+// keeps the order: chunks run left to right.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "cpu/kernels.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
 #include "cpu/kernels.hpp"
+#include "cpu/microkernels-inl.h"
 
-#include <algorithm>
-
-#include "cpu/half.hpp"
-#include "cpu/microkernels.hpp"
-
+HWY_BEFORE_NAMESPACE();
 namespace adapool {
-
+namespace HWY_NAMESPACE {
 namespace {
-
-template <class T>
-struct Element;
-
-template <>
-struct Element<float> {
-  static double load(float v) { return v; }
-  static float store(double v) { return static_cast<float>(v); }
-};
-template <>
-struct Element<double> {
-  static double load(double v) { return v; }
-  static double store(double v) { return v; }
-};
-template <>
-struct Element<Half> {
-  static double load(Half v) { return to_float(v); }
-  static Half store(double v) { return to_half(static_cast<float>(v)); }
-};
-template <>
-struct Element<BFloat16> {
-  static double load(BFloat16 v) { return to_float(v); }
-  static BFloat16 store(double v) { return to_bfloat16(static_cast<float>(v)); }
-};
 
 // One group of planes: which, and where its data starts.
 struct Group {
@@ -65,45 +44,32 @@ Group group_of(const PlanData& plan, int64_t group) {
   return {std::min(plan.group_planes, plan.channels - c), n * s[0] + c * s[1], n * t[0] + c * t[1]};
 }
 
-// The microkernels a plan's dtype uses.
-struct RowOps {
-  LoadScaledRow load_row;
-  GatherTile gather;
-  StoreScaledRow store_row;
-};
-
-RowOps row_ops(DType dtype) {
-  return {load_scaled_row(dtype), gather_tile(dtype), store_scaled_row(dtype)};
-}
-
 // tile[k][plane] = data[k * column_stride + plane * plane_stride] / divisor
 // for k < columns: contiguous planes (channels-last) as vector loads, others
 // gathered.
 template <class T>
 void fill_tile(double* tile, const T* data, int64_t columns, int64_t column_stride, int64_t planes,
-               int64_t plane_stride, double divisor, const RowOps& ops) {
+               int64_t plane_stride, double divisor) {
   if (plane_stride != 1) {
-    ops.gather(tile, data, columns, column_stride, planes, plane_stride, divisor);
+    Gather<T>(tile, data, columns, column_stride, planes, plane_stride, divisor);
     return;
   }
   for (int64_t k = 0; k < columns; ++k) {
-    ops.load_row(tile + k * planes, data + k * column_stride, planes, divisor);
+    LoadScaled<T>(tile + k * planes, data + k * column_stride, planes, divisor);
   }
 }
 
-// data[k * column_stride + plane * plane_stride] = tile[k][plane] / divisor(k).
+// data[k * column_stride + plane * plane_stride] = tile[k][plane] / divisor(k):
+// contiguous planes as vector stores, others scattered.
 template <class T, class Divisor>
 void drain_tile(T* data, const double* tile, int64_t columns, int64_t column_stride, int64_t planes,
-                int64_t plane_stride, Divisor divisor, const RowOps& ops) {
+                int64_t plane_stride, Divisor divisor) {
   for (int64_t k = 0; k < columns; ++k) {
-    const double d = divisor(k);
     T* cell = data + k * column_stride;
     if (plane_stride == 1) {
-      ops.store_row(cell, tile + k * planes, planes, d);
+      StoreScaled<T>(cell, tile + k * planes, planes, divisor(k));
     } else {
-      for (int64_t j = 0; j < planes; ++j) {
-        cell[j * plane_stride] = Element<T>::store(tile[k * planes + j] / d);
-      }
+      Scatter<T>(cell, tile + k * planes, 1, column_stride, planes, plane_stride, divisor(k));
     }
   }
 }
@@ -119,39 +85,87 @@ void forward_rows(const PlanData& plan, const void* source, void* destination, i
   const int64_t out_h = plan.out_sizes[1];
   const int64_t out_w = plan.out_sizes[2];
   const std::vector<Window>& windows_w = plan.windows[2];
-  const RowOps ops = row_ops(plan.dtype);
   for (int64_t row = first; row < last; ++row) {
     const int64_t oh = row % out_h;
     const int64_t od = (row / out_h) % out_d;
     const Group group = group_of(plan, row / out_h / out_d);
     const int64_t planes = group.planes;
     const int64_t chunk = plan.chunk_columns * plan.group_planes / planes;
-    double* tile = workspace;
-    double* sums = workspace + chunk * planes;
+    double* sums = workspace;
     const Window wd = plan.windows[0][od];
     const Window wh = plan.windows[1][oh];
     const int64_t count_dh = wd.count() * wh.count();
     for (int64_t o0 = 0; o0 < out_w; o0 += chunk) {
       const int64_t o1 = std::min(out_w, o0 + chunk);
       std::fill(sums, sums + (o1 - o0) * planes, 0.0);
-      const int64_t w_begin = windows_w[o0].begin;
-      const int64_t w_end = windows_w[o1 - 1].end;
       for (int64_t d = wd.begin; d < wd.end; ++d) {
         for (int64_t h = wh.begin; h < wh.end; ++h) {
           const T* line = x + group.source_offset + d * xs[2] + h * xs[3];
-          for (int64_t c0 = w_begin; c0 < w_end; c0 += chunk) {
-            const int64_t c1 = std::min(w_end, c0 + chunk);
-            fill_tile(tile, line + c0 * xs[4], c1 - c0, xs[4], planes, xs[1], 1.0, ops);
-            sum_windows(sums, tile, windows_w.data() + o0, o1 - o0, c0, c1, planes);
-          }
+          SumInput<T>(sums, line, windows_w.data() + o0, o1 - o0, planes, xs[4], xs[1]);
         }
       }
       T* out = y + group.destination_offset + od * ys[2] + oh * ys[3] + o0 * ys[4];
-      drain_tile(
-          out, sums, o1 - o0, ys[4], planes, ys[1],
-          [&](int64_t k) { return static_cast<double>(count_dh * windows_w[o0 + k].count()); },
-          ops);
+      drain_tile(out, sums, o1 - o0, ys[4], planes, ys[1], [&](int64_t k) {
+        return static_cast<double>(count_dh * windows_w[o0 + k].count());
+      });
     }
+  }
+}
+
+// to[j * plane_stride + w * column_stride] = from[...] for j < planes, w < columns.
+template <class T>
+void copy_row(const T* from, T* to, int64_t planes, int64_t plane_stride, int64_t columns,
+              int64_t column_stride) {
+  if (column_stride == 1) {
+    for (int64_t j = 0; j < planes; ++j) {
+      std::memcpy(to + j * plane_stride, from + j * plane_stride, columns * sizeof(T));
+    }
+  } else if (plane_stride == 1) {
+    for (int64_t w = 0; w < columns; ++w) {
+      std::memcpy(to + w * column_stride, from + w * column_stride, planes * sizeof(T));
+    }
+  } else {
+    for (int64_t j = 0; j < planes; ++j) {
+      for (int64_t w = 0; w < columns; ++w) {
+        to[j * plane_stride + w * column_stride] = from[j * plane_stride + w * column_stride];
+      }
+    }
+  }
+}
+
+// Backward of one plane's row when dx rows are contiguous and planes are
+// not (NCHW): the input columns are the vector lanes, so dx is written with
+// contiguous stores. Same order per element: od, then oh, then ow.
+template <class T>
+void backward_plane_row(const PlanData& plan, const T* dy_plane, T* dx_row, int64_t d, int64_t h,
+                        double* workspace) {
+  const auto& gs = plan.source_strides;
+  const int64_t in_w = plan.in_sizes[2];
+  const int64_t chunk = plan.chunk_columns * plan.group_planes;
+  double* sums = workspace;
+  double* shares = workspace + chunk;
+  const Window od_range = plan.inverse[0][d];
+  const Window oh_range = plan.inverse[1][h];
+  for (int64_t w0 = 0; w0 < in_w; w0 += chunk) {
+    const int64_t w1 = std::min(in_w, w0 + chunk);
+    std::fill(sums, sums + (w1 - w0), 0.0);
+    const int64_t o_begin = plan.inverse[2][w0].begin;
+    const int64_t o_end = plan.inverse[2][w1 - 1].end;
+    for (int64_t od = od_range.begin; od < od_range.end; ++od) {
+      for (int64_t oh = oh_range.begin; oh < oh_range.end; ++oh) {
+        const int64_t count_dh = plan.windows[0][od].count() * plan.windows[1][oh].count();
+        const T* line = dy_plane + od * gs[2] + oh * gs[3];
+        for (int64_t o0 = o_begin; o0 < o_end; o0 += chunk) {
+          const int64_t o1 = std::min(o_end, o0 + chunk);
+          Gather<T>(shares, line + o0 * gs[4], o1 - o0, gs[4], 1, 1, 1.0);
+          for (int64_t ow = o0; ow < o1; ++ow) {
+            shares[ow - o0] /= static_cast<double>(count_dh * plan.windows[2][ow].count());
+          }
+          SpreadShares(sums, shares, plan.windows[2].data() + o0, o1 - o0, w0, w1);
+        }
+      }
+    }
+    StoreScaled<T>(dx_row + w0, sums, w1 - w0, 1.0);
   }
 }
 
@@ -166,12 +180,30 @@ void backward_rows(const PlanData& plan, const void* source, void* destination, 
   const int64_t in_h = plan.in_sizes[1];
   const int64_t in_w = plan.in_sizes[2];
   const std::vector<Window>& inverse_w = plan.inverse[2];
-  const RowOps ops = row_ops(plan.dtype);
   for (int64_t row = first; row < last; ++row) {
     const int64_t h = row % in_h;
     const int64_t d = (row / in_h) % in_d;
     const Group group = group_of(plan, row / in_h / in_d);
     const int64_t planes = group.planes;
+    // Rows that the same outputs feed are equal: copy the row before.
+    const int64_t previous_h = (row - 1) % in_h;
+    const int64_t previous_d = ((row - 1) / in_h) % in_d;
+    if (row > first && (row - 1) / in_h / in_d == row / in_h / in_d &&
+        plan.inverse[1][h] == plan.inverse[1][previous_h] &&
+        plan.inverse[0][d] == plan.inverse[0][previous_d]) {
+      T* base = dx + group.destination_offset;
+      copy_row(base + previous_d * xs[2] + previous_h * xs[3], base + d * xs[2] + h * xs[3], planes,
+               xs[1], in_w, xs[4]);
+      continue;
+    }
+    if (plan.along_rows) {
+      for (int64_t j = 0; j < planes; ++j) {
+        backward_plane_row(plan, dy + group.source_offset + j * gs[1],
+                           dx + group.destination_offset + j * xs[1] + d * xs[2] + h * xs[3], d, h,
+                           workspace);
+      }
+      continue;
+    }
     const int64_t chunk = plan.chunk_columns * plan.group_planes / planes;
     double* shares = workspace;  // dy[o] / count(o) for a chunk of outputs
     double* sums = workspace + chunk * planes;
@@ -191,38 +223,75 @@ void backward_rows(const PlanData& plan, const void* source, void* destination, 
             for (int64_t ow = o0; ow < o1; ++ow) {
               const auto count = static_cast<double>(count_dh * plan.windows[2][ow].count());
               fill_tile(shares + (ow - o0) * planes, line + ow * gs[4], 1, gs[4], planes, gs[1],
-                        count, ops);
+                        count);
             }
-            sum_windows(sums, shares, inverse_w.data() + w0, w1 - w0, o0, o1, planes);
+            SumWindows(sums, shares, inverse_w.data() + w0, w1 - w0, o0, o1, planes);
           }
         }
       }
       T* out = dx + group.destination_offset + d * xs[2] + h * xs[3] + w0 * xs[4];
-      drain_tile(
-          out, sums, w1 - w0, xs[4], planes, xs[1], [](int64_t) { return 1.0; }, ops);
+      drain_tile(out, sums, w1 - w0, xs[4], planes, xs[1], [](int64_t) { return 1.0; });
     }
   }
 }
 
-template <class T>
-RowKernel kernel_for(Direction direction) {
-  return direction == Direction::forward ? &forward_rows<T> : &backward_rows<T>;
-}
-
 }  // namespace
 
+// One function per dtype and direction, the shape HWY_EXPORT needs.
+#define ADAPOOL_KERNELS(Name, Type)                                                               \
+  void Forward##Name(const PlanData& plan, const void* source, void* destination, int64_t first,  \
+                     int64_t last, double* workspace) {                                           \
+    forward_rows<Type>(plan, source, destination, first, last, workspace);                        \
+  }                                                                                               \
+  void Backward##Name(const PlanData& plan, const void* source, void* destination, int64_t first, \
+                      int64_t last, double* workspace) {                                          \
+    backward_rows<Type>(plan, source, destination, first, last, workspace);                       \
+  }
+ADAPOOL_KERNELS(F32, float)
+ADAPOOL_KERNELS(F64, double)
+ADAPOOL_KERNELS(F16, Half)
+ADAPOOL_KERNELS(BF16, BFloat16)
+#undef ADAPOOL_KERNELS
+
+}  // namespace HWY_NAMESPACE
+}  // namespace adapool
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace adapool {
+
+HWY_EXPORT(ForwardF32);
+HWY_EXPORT(ForwardF64);
+HWY_EXPORT(ForwardF16);
+HWY_EXPORT(ForwardBF16);
+HWY_EXPORT(BackwardF32);
+HWY_EXPORT(BackwardF64);
+HWY_EXPORT(BackwardF16);
+HWY_EXPORT(BackwardBF16);
+
+// The target is chosen once per call of a thread's share of rows, so the
+// microkernels inside inline into the row loops.
+#define ADAPOOL_DISPATCH(Name)                                                                 \
+  [](const PlanData& plan, const void* source, void* destination, int64_t first, int64_t last, \
+     double* workspace) {                                                                      \
+    HWY_DYNAMIC_DISPATCH(Name)(plan, source, destination, first, last, workspace);             \
+  }
+
 RowKernel select_kernel(Direction direction, DType dtype) {
+  const bool forward = direction == Direction::forward;
   switch (dtype) {
     case DType::f32:
-      return kernel_for<float>(direction);
+      return forward ? RowKernel{ADAPOOL_DISPATCH(ForwardF32)} : ADAPOOL_DISPATCH(BackwardF32);
     case DType::f64:
-      return kernel_for<double>(direction);
+      return forward ? RowKernel{ADAPOOL_DISPATCH(ForwardF64)} : ADAPOOL_DISPATCH(BackwardF64);
     case DType::f16:
-      return kernel_for<Half>(direction);
+      return forward ? RowKernel{ADAPOOL_DISPATCH(ForwardF16)} : ADAPOOL_DISPATCH(BackwardF16);
     case DType::bf16:
-      return kernel_for<BFloat16>(direction);
+      return forward ? RowKernel{ADAPOOL_DISPATCH(ForwardBF16)} : ADAPOOL_DISPATCH(BackwardBF16);
   }
   return nullptr;  // unreachable: make_plan validated the dtype
 }
+#undef ADAPOOL_DISPATCH
 
 }  // namespace adapool
+#endif  // HWY_ONCE

@@ -223,7 +223,11 @@ PlanData make_plan(Direction direction, DType dtype, int spatial_dims, const Lay
   }
 
   // Plane groups: as many planes as fit a vector-friendly count, at most 64.
+  // Backward into rows that are contiguous while planes are not (NCHW)
+  // works along the rows, the columns as lanes, so dx is written with
+  // contiguous stores; everything else has the planes of a group as lanes.
   const bool channels_contiguous = plan.source_strides[1] == 1 || plan.destination_strides[1] == 1;
+  plan.along_rows = !forward && plan.destination_strides[4] == 1 && !channels_contiguous;
   plan.group_planes = std::min<int64_t>(
       plan.channels, channels_contiguous ? kContiguousGroupPlanes : kGatheredGroupPlanes);
   if (plan.group_planes >= 8) plan.group_planes -= plan.group_planes % 8;

@@ -57,6 +57,8 @@ struct PlanData {
   // Kernels work on groups of up to group_planes planes (consecutive
   // channels of one batch entry) at once, with the planes as vector lanes.
   int64_t group_planes = 1;
+  // Backward along dx rows, one plane at a time (see make_plan).
+  bool along_rows = false;
   int64_t groups_per_batch = 1;
   // Columns per chunk: a chunk of a row for every plane of a group fits the
   // workspace, whatever the row length.

@@ -1,0 +1,399 @@
+// Row microkernels, written once against Highway's portable vectors and
+// compiled for every target by the translation units that include this
+// header after hwy/foreach_target.h (microkernels.cpp for the exported
+// entry points, kernels.cpp for the row kernels that inline them).
+// Element types are float, double, Half and BFloat16 (half.hpp).
+
+// Per-target include guard, as Highway's -inl.h headers do.
+#if defined(ADAPOOL_CPU_MICROKERNELS_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef ADAPOOL_CPU_MICROKERNELS_INL_H_
+#undef ADAPOOL_CPU_MICROKERNELS_INL_H_
+#else
+#define ADAPOOL_CPU_MICROKERNELS_INL_H_
+#endif
+
+#include <hwy/highway.h>
+
+#include <adapool/windows.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <type_traits>
+
+#include "cpu/half.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace adapool {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using D64 = hn::ScalableTag<double>;
+
+// Highway 1.0's emulated targets clamp infinities to the largest float when
+// demoting double to float, and its float16 conversions without F16C
+// (SSSE3, SSE4) mishandle Inf and NaN: those take the scalar path, which the
+// tests hold every target to, bit for bit.
+#if HWY_TARGET == HWY_SCALAR || HWY_TARGET == HWY_EMU128
+constexpr bool kVectorDemote = false;
+#else
+constexpr bool kVectorDemote = true;
+#endif
+#if HWY_ARCH_X86 && HWY_TARGET > HWY_AVX2
+constexpr bool kVectorFloat16 = false;
+#else
+constexpr bool kVectorFloat16 = kVectorDemote;
+#endif
+
+// Highway's names for the 16-bit storage types.
+template <class T>
+struct HwyType {
+  using type = T;
+};
+template <>
+struct HwyType<Half> {
+  using type = hwy::float16_t;
+};
+template <>
+struct HwyType<BFloat16> {
+  using type = hwy::bfloat16_t;
+};
+
+// N values of T widened to doubles: float and the 16-bit floats go through
+// float, which represents them exactly.
+template <class T>
+HWY_INLINE hn::Vec<D64> LoadWide(D64 d64, const T* HWY_RESTRICT x) {
+  if constexpr (std::is_same_v<T, double>) {
+    return hn::LoadU(d64, x);
+  } else {
+    const hn::Rebind<float, D64> d32;
+    if constexpr (std::is_same_v<T, float>) {
+      return hn::PromoteTo(d64, hn::LoadU(d32, x));
+    } else {
+      using Narrow = typename HwyType<T>::type;
+      const hn::Rebind<Narrow, decltype(d32)> d16;
+      return hn::PromoteTo(d64,
+                           hn::PromoteTo(d32, hn::LoadU(d16, reinterpret_cast<const Narrow*>(x))));
+    }
+  }
+}
+
+template <class T>
+HWY_INLINE double LoadScalar(const T* x) {
+  return static_cast<double>(to_float(*x));
+}
+template <>
+HWY_INLINE double LoadScalar(const double* x) {
+  return *x;
+}
+template <>
+HWY_INLINE double LoadScalar(const float* x) {
+  return *x;
+}
+
+template <class T>
+HWY_INLINE T NarrowTo(float value);
+
+// One value rounded to T: double as is, the others through float.
+template <class T>
+HWY_INLINE T StoreScalar(double value) {
+  if constexpr (std::is_same_v<T, double>) {
+    return value;
+  } else {
+    return NarrowTo<T>(static_cast<float>(value));
+  }
+}
+
+template <class T>
+HWY_INLINE T NarrowTo(float value) {
+  if constexpr (std::is_same_v<T, Half>) {
+    return to_half(value);
+  } else if constexpr (std::is_same_v<T, BFloat16>) {
+    return to_bfloat16(value);
+  } else {
+    return value;
+  }
+}
+
+template <class T>
+HWY_INLINE void LoadScaled(double* HWY_RESTRICT tile, const void* source, int64_t n,
+                           double divisor) {
+  const T* HWY_RESTRICT x = static_cast<const T*>(source);
+  const D64 d64;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(d64));
+  const auto scale = hn::Set(d64, divisor);
+  int64_t i = 0;
+  if constexpr (kVectorFloat16 || !std::is_same_v<T, Half>) {
+    if (divisor == 1.0) {
+      for (; i + lanes <= n; i += lanes) hn::StoreU(LoadWide(d64, x + i), d64, tile + i);
+    } else {
+      for (; i + lanes <= n; i += lanes) {
+        hn::StoreU(hn::Div(LoadWide(d64, x + i), scale), d64, tile + i);
+      }
+    }
+  }
+  for (; i < n; ++i) tile[i] = LoadScalar(x + i) / divisor;
+}
+
+// float and double store vectors; the 16-bit types round the float result
+// with the scalar round-to-nearest-even of half.hpp, the one definition of
+// that rounding in the project.
+template <class T>
+HWY_INLINE void StoreScaled(void* destination, const double* HWY_RESTRICT acc, int64_t n,
+                            double divisor) {
+  T* HWY_RESTRICT y = static_cast<T*>(destination);
+  const D64 d64;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(d64));
+  const auto scale = hn::Set(d64, divisor);
+  int64_t i = 0;
+  if constexpr (std::is_same_v<T, double>) {
+    for (; i + lanes <= n; i += lanes)
+      hn::StoreU(hn::Div(hn::LoadU(d64, acc + i), scale), d64, y + i);
+    for (; i < n; ++i) y[i] = acc[i] / divisor;
+  } else if constexpr (kVectorDemote) {
+    const hn::Rebind<float, D64> d32;
+    HWY_ALIGN float narrow[hn::MaxLanes(d32)];
+    for (; i + lanes <= n; i += lanes) {
+      const auto wide = hn::LoadU(d64, acc + i);
+      const auto v = hn::DemoteTo(d32, divisor == 1.0 ? wide : hn::Div(wide, scale));
+      if constexpr (std::is_same_v<T, float>) {
+        hn::StoreU(v, d32, y + i);
+      } else {
+        hn::Store(v, d32, narrow);
+        for (int64_t k = 0; k < lanes; ++k) y[i + k] = NarrowTo<T>(narrow[k]);
+      }
+    }
+  }
+  if constexpr (!std::is_same_v<T, double>) {
+    for (; i < n; ++i) y[i] = NarrowTo<T>(static_cast<float>(acc[i] / divisor));
+  }
+}
+
+// Planes N at a time with hardware gathers (32- and 64-bit lanes only; the
+// 16-bit types and offsets beyond int32 go one by one).
+template <class T>
+HWY_INLINE void Gather(double* HWY_RESTRICT tile, const void* source, int64_t columns,
+                       int64_t column_stride, int64_t planes, int64_t plane_stride,
+                       double divisor) {
+  const T* x = static_cast<const T*>(source);
+  const D64 d64;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(d64));
+  int64_t vector_planes = 0;
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    using Index = std::conditional_t<std::is_same_v<T, float>, int32_t, int64_t>;
+    const hn::Rebind<T, D64> dt;
+    const hn::Rebind<Index, D64> di;
+    const int64_t reach = std::abs(plane_stride) * lanes;
+    if (kVectorDemote && reach <= INT32_MAX) {
+      vector_planes = planes - planes % lanes;
+      const auto index = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<Index>(plane_stride)));
+      const auto scale = hn::Set(d64, divisor);
+      for (int64_t k = 0; k < columns; ++k) {
+        const T* column = x + k * column_stride;
+        double* out = tile + k * planes;
+        for (int64_t j = 0; j < vector_planes; j += lanes) {
+          auto v = hn::GatherIndex(dt, column + j * plane_stride, index);
+          hn::Vec<D64> wide;
+          if constexpr (std::is_same_v<T, float>) {
+            wide = hn::PromoteTo(d64, v);
+          } else {
+            wide = v;
+          }
+          hn::StoreU(divisor == 1.0 ? wide : hn::Div(wide, scale), d64, out + j);
+        }
+      }
+    }
+  }
+  if (vector_planes == planes) return;
+  const T* data = static_cast<const T*>(source);
+  for (int64_t j = vector_planes; j < planes; ++j) {
+    const T* plane = data + j * plane_stride;
+    for (int64_t k = 0; k < columns; ++k) {
+      tile[k * planes + j] = LoadScalar(plane + k * column_stride) / divisor;
+    }
+  }
+}
+
+// Up to four vectors of sums stay in registers while a window's columns are
+// added, one column after another: the order of the sums is the contract.
+// load(w, offset) gives the vector of column w at plane offset.
+template <int kVectors, class Load>
+HWY_INLINE void SumBlock(double* HWY_RESTRICT sums, int64_t count, const Load& load) {
+  const D64 d64;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(d64));
+  auto a0 = hn::LoadU(d64, sums);
+  auto a1 = kVectors > 1 ? hn::LoadU(d64, sums + lanes) : a0;
+  auto a2 = kVectors > 2 ? hn::LoadU(d64, sums + 2 * lanes) : a0;
+  auto a3 = kVectors > 3 ? hn::LoadU(d64, sums + 3 * lanes) : a0;
+  for (int64_t w = 0; w < count; ++w) {
+    a0 = hn::Add(a0, load(w, 0));
+    if (kVectors > 1) a1 = hn::Add(a1, load(w, lanes));
+    if (kVectors > 2) a2 = hn::Add(a2, load(w, 2 * lanes));
+    if (kVectors > 3) a3 = hn::Add(a3, load(w, 3 * lanes));
+  }
+  hn::StoreU(a0, d64, sums);
+  if (kVectors > 1) hn::StoreU(a1, d64, sums + lanes);
+  if (kVectors > 2) hn::StoreU(a2, d64, sums + 2 * lanes);
+  if (kVectors > 3) hn::StoreU(a3, d64, sums + 3 * lanes);
+}
+
+// For each cell, its window's columns clipped to [column_begin, column_end)
+// summed into sums[cell][0..planes): vector_load(w, j) loads the vector of
+// column w (relative to the window's first) at plane j; scalar_load(w, j)
+// one value. Planes that do not fill a vector go one by one.
+template <class VectorLoad, class ScalarLoad>
+HWY_INLINE void SumCells(double* HWY_RESTRICT sums, const Window* HWY_RESTRICT windows,
+                         int64_t cells, int64_t column_begin, int64_t column_end, int64_t planes,
+                         int64_t vector_planes, const VectorLoad& vector_load,
+                         const ScalarLoad& scalar_load) {
+  const D64 d64;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(d64));
+  for (int64_t i = 0; i < cells; ++i) {
+    const int64_t begin = std::max(windows[i].begin, column_begin);
+    const int64_t end = std::min(windows[i].end, column_end);
+    if (begin >= end) continue;
+    double* cell = sums + i * planes;
+    int64_t j = 0;
+    for (; j + 4 * lanes <= vector_planes; j += 4 * lanes) {
+      SumBlock<4>(cell + j, end - begin,
+                  [&](int64_t w, int64_t offset) { return vector_load(begin + w, j + offset); });
+    }
+    for (; j + lanes <= vector_planes; j += lanes) {
+      SumBlock<1>(cell + j, end - begin,
+                  [&](int64_t w, int64_t offset) { return vector_load(begin + w, j + offset); });
+    }
+    for (; j < planes; ++j) {
+      double a = cell[j];
+      for (int64_t w = begin; w < end; ++w) a += scalar_load(w, j);
+      cell[j] = a;
+    }
+  }
+}
+
+HWY_INLINE void SumWindows(double* HWY_RESTRICT sums, const double* HWY_RESTRICT tile,
+                           const Window* HWY_RESTRICT windows, int64_t cells, int64_t tile_begin,
+                           int64_t tile_end, int64_t planes) {
+  const D64 d64;
+  const double* origin = tile - tile_begin * planes;
+  SumCells(
+      sums, windows, cells, tile_begin, tile_end, planes, planes,
+      [&](int64_t w, int64_t j) { return hn::LoadU(d64, origin + w * planes + j); },
+      [&](int64_t w, int64_t j) { return origin[w * planes + j]; });
+}
+
+// The forward sums straight from the input, without a tile: contiguous
+// planes (channels-last) as vector loads, others as hardware gathers.
+template <class T>
+HWY_INLINE void SumInput(double* HWY_RESTRICT sums, const void* source,
+                         const Window* HWY_RESTRICT windows, int64_t cells, int64_t planes,
+                         int64_t column_stride, int64_t plane_stride) {
+  const T* x = static_cast<const T*>(source);
+  const D64 d64;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(d64));
+  const int64_t column_begin = windows[0].begin;
+  const int64_t column_end = windows[cells - 1].end;
+  const auto scalar = [&](int64_t w, int64_t j) {
+    return LoadScalar(x + w * column_stride + j * plane_stride);
+  };
+  const int64_t whole = planes - planes % lanes;
+  if constexpr (kVectorFloat16 || !std::is_same_v<T, Half>) {
+    if (plane_stride == 1) {
+      SumCells(
+          sums, windows, cells, column_begin, column_end, planes, whole,
+          [&](int64_t w, int64_t j) { return LoadWide(d64, x + w * column_stride + j); }, scalar);
+      return;
+    }
+  }
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    using Index = std::conditional_t<std::is_same_v<T, float>, int32_t, int64_t>;
+    if (kVectorDemote && std::abs(plane_stride) * lanes <= INT32_MAX) {
+      const hn::Rebind<T, D64> dt;
+      const hn::Rebind<Index, D64> di;
+      const auto index = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<Index>(plane_stride)));
+      SumCells(
+          sums, windows, cells, column_begin, column_end, planes, whole,
+          [&](int64_t w, int64_t j) {
+            const auto v = hn::GatherIndex(dt, x + w * column_stride + j * plane_stride, index);
+            if constexpr (std::is_same_v<T, float>) {
+              return hn::PromoteTo(d64, v);
+            } else {
+              return v;
+            }
+          },
+          scalar);
+      return;
+    }
+  }
+  SumCells(
+      sums, windows, cells, column_begin, column_end, planes, 0,
+      [&](int64_t, int64_t) { return hn::Zero(d64); }, scalar);
+}
+
+// y[k * column_stride + j * plane_stride] = T(tile[k][j] / divisor): float
+// and double scatter N planes at a time, the 16-bit types go one by one.
+template <class T>
+HWY_INLINE void Scatter(void* destination, const double* HWY_RESTRICT tile, int64_t columns,
+                        int64_t column_stride, int64_t planes, int64_t plane_stride,
+                        double divisor) {
+  T* y = static_cast<T*>(destination);
+  const D64 d64;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(d64));
+  int64_t vector_planes = 0;
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    using Index = std::conditional_t<std::is_same_v<T, float>, int32_t, int64_t>;
+    if (kVectorDemote && std::abs(plane_stride) * lanes <= INT32_MAX) {
+      const hn::Rebind<T, D64> dt;
+      const hn::Rebind<Index, D64> di;
+      const auto index = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<Index>(plane_stride)));
+      const auto scale = hn::Set(d64, divisor);
+      vector_planes = planes - planes % lanes;
+      for (int64_t k = 0; k < columns; ++k) {
+        for (int64_t j = 0; j < vector_planes; j += lanes) {
+          auto v = hn::LoadU(d64, tile + k * planes + j);
+          if (divisor != 1.0) v = hn::Div(v, scale);
+          T* at = y + k * column_stride + j * plane_stride;
+          if constexpr (std::is_same_v<T, float>) {
+            hn::ScatterIndex(hn::DemoteTo(dt, v), dt, at, index);
+          } else {
+            hn::ScatterIndex(v, dt, at, index);
+          }
+        }
+      }
+    }
+  }
+  for (int64_t k = 0; k < columns; ++k) {
+    for (int64_t j = vector_planes; j < planes; ++j) {
+      y[k * column_stride + j * plane_stride] = StoreScalar<T>(tile[k * planes + j] / divisor);
+    }
+  }
+}
+
+// Backward along a contiguous row of sums, the input columns as lanes: each
+// output cell o < cells adds its share to every column of its window
+// clipped to [column_begin, column_end):
+//   sums[w - column_begin] += shares[o]   for w in windows[o]
+// Cells run in increasing order, so every sum receives its shares in the
+// order of the contract; the columns of one window are independent.
+HWY_INLINE void SpreadShares(double* HWY_RESTRICT sums, const double* HWY_RESTRICT shares,
+                             const Window* HWY_RESTRICT windows, int64_t cells,
+                             int64_t column_begin, int64_t column_end) {
+  const D64 d64;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(d64));
+  for (int64_t o = 0; o < cells; ++o) {
+    const int64_t begin = std::max(windows[o].begin, column_begin) - column_begin;
+    const int64_t end = std::min(windows[o].end, column_end) - column_begin;
+    const auto share = hn::Set(d64, shares[o]);
+    int64_t w = begin;
+    for (; w + lanes <= end; w += lanes) {
+      hn::StoreU(hn::Add(hn::LoadU(d64, sums + w), share), d64, sums + w);
+    }
+    for (; w < end; ++w) sums[w] += shares[o];
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace adapool
+HWY_AFTER_NAMESPACE();
+
+#endif  // per-target include guard
