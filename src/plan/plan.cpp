@@ -232,7 +232,10 @@ PlanData make_plan(Direction direction, DType dtype, int spatial_dims, const Lay
       plan.channels, channels_contiguous ? kContiguousGroupPlanes : kGatheredGroupPlanes);
   if (plan.group_planes >= 8) plan.group_planes -= plan.group_planes % 8;
   plan.groups_per_batch = (plan.channels + plan.group_planes - 1) / plan.group_planes;
-  plan.chunk_columns = std::max<int64_t>(1, kWorkspaceColumns / plan.group_planes);
+  // No longer than the longest row: small shapes get a small workspace.
+  plan.chunk_columns =
+      std::clamp<int64_t>(std::max(plan.in_sizes[2], plan.out_sizes[2]), 1,
+                          std::max<int64_t>(1, kWorkspaceColumns / plan.group_planes));
   plan.workspace_per_thread = 2 * plan.chunk_columns * plan.group_planes;
   const int64_t groups = plan.batch * plan.groups_per_batch;
   const auto& lines = forward ? plan.out_sizes : plan.in_sizes;

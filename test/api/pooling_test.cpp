@@ -126,6 +126,27 @@ TEST(Pooling2d, NetworkHeadsEveryLayoutDTypeAndThreadCount) {
   }
 }
 
+// Rows longer than a thread's workspace are cut into chunks; these shapes
+// make every kernel path (plane groups, gathered planes, backward along rows)
+// take several chunks, downsampling and upsampling.
+TEST(Pooling, LongRowsSpanSeveralWorkspaceChunks) {
+  std::mt19937_64 rng(8);
+  const std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>> shapes = {
+      {{2, 40, 1000}, {2, 40, 37}},    // channels-last: 40 planes, 204 columns a chunk
+      {{1, 2, 20000}, {1, 2, 7}},      // NCHW backward along rows: 8192 columns a chunk
+      {{1, 3, 5000}, {1, 3, 9001}},    // output longer than input
+      {{1, 20, 3001}, {1, 20, 3001}},  // identity, 16 gathered planes
+  };
+  for (const auto& [in_shape, out_shape] : shapes) {
+    for (LayoutKind layout : {LayoutKind::contiguous, LayoutKind::channels_last}) {
+      for (DType dtype : {DType::f32, DType::f64}) {
+        Case c{1, in_shape, out_shape, dtype, layout, layout, 2};
+        ASSERT_EQ(check(c, rng), "") << c.label();
+      }
+    }
+  }
+}
+
 TEST(Pooling, EmptyBatchWritesNothingAndSucceeds) {
   for (int spatial = 1; spatial <= 3; ++spatial) {
     std::vector<int64_t> in_shape{0, 3}, out_shape{0, 3};
