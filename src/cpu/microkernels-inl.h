@@ -170,6 +170,38 @@ HWY_INLINE void StoreScaled(void* destination, const double* HWY_RESTRICT acc, i
   }
 }
 
+// Planes of float and double move as vectors through hardware gathers and
+// scatters when their offsets fit int32 (on targets with exact demotion);
+// the 16-bit types go one by one.
+template <class T>
+constexpr bool kGatherable = std::is_same_v<T, float> || std::is_same_v<T, double>;
+
+template <class T>
+HWY_INLINE bool CanGather(int64_t plane_stride) {
+  const auto lanes = static_cast<int64_t>(hn::Lanes(D64()));
+  return kGatherable<T> && kVectorDemote && std::abs(plane_stride) * lanes <= INT32_MAX;
+}
+
+// Offsets of N consecutive planes, in the index type GatherIndex takes for T.
+template <class T>
+HWY_INLINE auto PlaneOffsets(int64_t plane_stride) {
+  using Index = std::conditional_t<std::is_same_v<T, float>, int32_t, int64_t>;
+  const hn::Rebind<Index, D64> di;
+  return hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<Index>(plane_stride)));
+}
+
+// N planes from base at the given offsets, widened to doubles.
+template <class T, class Offsets>
+HWY_INLINE hn::Vec<D64> GatherWide(const T* base, Offsets offsets) {
+  const hn::Rebind<T, D64> dt;
+  const auto v = hn::GatherIndex(dt, base, offsets);
+  if constexpr (std::is_same_v<T, float>) {
+    return hn::PromoteTo(D64(), v);
+  } else {
+    return v;
+  }
+}
+
 // Planes N at a time with hardware gathers (32- and 64-bit lanes only; the
 // 16-bit types and offsets beyond int32 go one by one).
 template <class T>
@@ -180,26 +212,16 @@ HWY_INLINE void Gather(double* HWY_RESTRICT tile, const void* source, int64_t co
   const D64 d64;
   const auto lanes = static_cast<int64_t>(hn::Lanes(d64));
   int64_t vector_planes = 0;
-  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
-    using Index = std::conditional_t<std::is_same_v<T, float>, int32_t, int64_t>;
-    const hn::Rebind<T, D64> dt;
-    const hn::Rebind<Index, D64> di;
-    const int64_t reach = std::abs(plane_stride) * lanes;
-    if (kVectorDemote && reach <= INT32_MAX) {
+  if constexpr (kGatherable<T>) {
+    if (CanGather<T>(plane_stride)) {
       vector_planes = planes - planes % lanes;
-      const auto index = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<Index>(plane_stride)));
+      const auto offsets = PlaneOffsets<T>(plane_stride);
       const auto scale = hn::Set(d64, divisor);
       for (int64_t k = 0; k < columns; ++k) {
         const T* column = x + k * column_stride;
         double* out = tile + k * planes;
         for (int64_t j = 0; j < vector_planes; j += lanes) {
-          auto v = hn::GatherIndex(dt, column + j * plane_stride, index);
-          hn::Vec<D64> wide;
-          if constexpr (std::is_same_v<T, float>) {
-            wide = hn::PromoteTo(d64, v);
-          } else {
-            wide = v;
-          }
+          const auto wide = GatherWide(column + j * plane_stride, offsets);
           hn::StoreU(divisor == 1.0 ? wide : hn::Div(wide, scale), d64, out + j);
         }
       }
@@ -305,21 +327,13 @@ HWY_INLINE void SumInput(double* HWY_RESTRICT sums, const void* source,
       return;
     }
   }
-  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
-    using Index = std::conditional_t<std::is_same_v<T, float>, int32_t, int64_t>;
-    if (kVectorDemote && std::abs(plane_stride) * lanes <= INT32_MAX) {
-      const hn::Rebind<T, D64> dt;
-      const hn::Rebind<Index, D64> di;
-      const auto index = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<Index>(plane_stride)));
+  if constexpr (kGatherable<T>) {
+    if (CanGather<T>(plane_stride)) {
+      const auto offsets = PlaneOffsets<T>(plane_stride);
       SumCells(
           sums, windows, cells, column_begin, column_end, planes, whole,
           [&](int64_t w, int64_t j) {
-            const auto v = hn::GatherIndex(dt, x + w * column_stride + j * plane_stride, index);
-            if constexpr (std::is_same_v<T, float>) {
-              return hn::PromoteTo(d64, v);
-            } else {
-              return v;
-            }
+            return GatherWide(x + w * column_stride + j * plane_stride, offsets);
           },
           scalar);
       return;
@@ -340,12 +354,10 @@ HWY_INLINE void Scatter(void* destination, const double* HWY_RESTRICT tile, int6
   const D64 d64;
   const auto lanes = static_cast<int64_t>(hn::Lanes(d64));
   int64_t vector_planes = 0;
-  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
-    using Index = std::conditional_t<std::is_same_v<T, float>, int32_t, int64_t>;
-    if (kVectorDemote && std::abs(plane_stride) * lanes <= INT32_MAX) {
+  if constexpr (kGatherable<T>) {
+    if (CanGather<T>(plane_stride)) {
       const hn::Rebind<T, D64> dt;
-      const hn::Rebind<Index, D64> di;
-      const auto index = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<Index>(plane_stride)));
+      const auto offsets = PlaneOffsets<T>(plane_stride);
       const auto scale = hn::Set(d64, divisor);
       vector_planes = planes - planes % lanes;
       for (int64_t k = 0; k < columns; ++k) {
@@ -354,9 +366,9 @@ HWY_INLINE void Scatter(void* destination, const double* HWY_RESTRICT tile, int6
           if (divisor != 1.0) v = hn::Div(v, scale);
           T* at = y + k * column_stride + j * plane_stride;
           if constexpr (std::is_same_v<T, float>) {
-            hn::ScatterIndex(hn::DemoteTo(dt, v), dt, at, index);
+            hn::ScatterIndex(hn::DemoteTo(dt, v), dt, at, offsets);
           } else {
-            hn::ScatterIndex(v, dt, at, index);
+            hn::ScatterIndex(v, dt, at, offsets);
           }
         }
       }
