@@ -52,14 +52,31 @@ def _check(tensor: Tensor, name: str) -> None:
         raise ValueError(f"{name} is on {tensor.device}; adapool runs on CPU tensors")
 
 
+def _strides_like_channels_last(sizes: List[int], strides: List[int]) -> bool:
+    """PyTorch's reading of 4-d strides as channels-last (c10's
+    is_channels_last_strides_2d, behind suggest_memory_format): strides grow in
+    the order C, W, H, N, size-1 dimensions aside, and ambiguous cases are NCHW."""
+    if strides[1] == 0:
+        return False
+    smallest = 0
+    for d in (1, 3, 2, 0):
+        if sizes[d] == 0 or strides[d] < smallest:
+            return False
+        if d == 0 and smallest == strides[1]:
+            return False
+        smallest = strides[d] * (sizes[d] if sizes[d] > 1 else 1)
+    return True
+
+
 def _output_channels_last(input: Tensor, spatial_dims: int) -> bool:
     """Whether PyTorch's CPU kernel gives a channels-last result for input: only
-    batched 1-d and 2-d pooling of a channels-last input do (1-d pools as
-    (N, C, 1, L)); unbatched inputs and 3-d pooling give contiguous results."""
+    batched 1-d and 2-d pooling of an input whose strides read as channels-last
+    do (1-d pools as (N, C, 1, L)); unbatched inputs and 3-d pooling give
+    contiguous results."""
     if input.dim() != spatial_dims + 2 or spatial_dims == 3:
         return False
     view = input.unsqueeze(-2) if spatial_dims == 1 else input
-    return view.is_contiguous(memory_format=torch.channels_last) and not view.is_contiguous()
+    return _strides_like_channels_last(list(view.shape), list(view.stride()))
 
 
 def _empty(like: Tensor, shape: List[int], channels_last: bool, spatial_dims: int) -> Tensor:

@@ -166,10 +166,15 @@ PlanData make_plan(Direction direction, DType dtype, int spatial_dims, const Lay
                  ", got shape ", detail::format_list(input.shape()));
   }
   const bool batched = rank == spatial_dims + 2;
-  for (int d = batched ? 1 : 0; d < rank; ++d) {
+  // PyTorch's checks: 1-d and 2-d pooling need non-empty pooled dimensions
+  // only; 3-d pooling needs every dimension but the first non-empty.
+  const int first_checked = spatial_dims == 3 ? 1 : rank - spatial_dims;
+  for (int d = first_checked; d < rank; ++d) {
     if (input.sizes[d] == 0) {
       detail::fail(ErrorCode::empty_dimension, names.input, " dimension ", d, " has size 0 (shape ",
-                   detail::format_list(input.shape()), "); only the batch dimension may be empty");
+                   detail::format_list(input.shape()), "); ",
+                   spatial_dims == 3 ? "only the first dimension may be empty in 3-d pooling"
+                                     : "the pooled dimensions must not be empty");
     }
   }
   if (output.rank != rank) {
@@ -185,12 +190,6 @@ PlanData make_plan(Direction direction, DType dtype, int spatial_dims, const Lay
                    detail::format_list(input.shape()), " in ",
                    batched && d == 0 ? "batch" : "channel", " dimension ", d, " (", output.sizes[d],
                    " vs ", input.sizes[d], ")");
-    }
-  }
-  for (int d = leading; d < rank; ++d) {
-    if (!window_arithmetic_fits(input.sizes[d], output.sizes[d])) {
-      detail::fail(ErrorCode::overflow, "pooling dimension ", d, " from ", input.sizes[d], " to ",
-                   output.sizes[d], " overflows int64 window arithmetic (in * out > 2^63 - 1)");
     }
   }
 
@@ -228,8 +227,8 @@ PlanData make_plan(Direction direction, DType dtype, int spatial_dims, const Lay
   // contiguous stores; everything else has the planes of a group as lanes.
   const bool channels_contiguous = plan.source_strides[1] == 1 || plan.destination_strides[1] == 1;
   plan.along_rows = !forward && plan.destination_strides[4] == 1 && !channels_contiguous;
-  plan.group_planes = std::min<int64_t>(
-      plan.channels, channels_contiguous ? kContiguousGroupPlanes : kGatheredGroupPlanes);
+  plan.group_planes = std::clamp<int64_t>(
+      plan.channels, 1, channels_contiguous ? kContiguousGroupPlanes : kGatheredGroupPlanes);
   if (plan.group_planes >= 8) plan.group_planes -= plan.group_planes % 8;
   plan.groups_per_batch = (plan.channels + plan.group_planes - 1) / plan.group_planes;
   // No longer than the longest row: small shapes get a small workspace.
@@ -247,6 +246,13 @@ PlanData make_plan(Direction direction, DType dtype, int spatial_dims, const Lay
   const bool reads = element_count(source) > 0;
   if (!writes) plan.rows = 0;
   for (int d = 0; d < 3 && writes; ++d) {
+    // Window arithmetic happens only where there is data: with nothing to
+    // pool, sizes whose products overflow are as harmless as in PyTorch.
+    if (reads && !window_arithmetic_fits(plan.in_sizes[d], plan.out_sizes[d])) {
+      detail::fail(ErrorCode::overflow, "pooling dimension ", leading + d - pad, " from ",
+                   plan.in_sizes[d], " to ", plan.out_sizes[d],
+                   " overflows int64 window arithmetic (in * out > 2^63 - 1)");
+    }
     if (reads) plan.windows[d] = windows(plan.in_sizes[d], plan.out_sizes[d]);
     if (!forward)
       plan.inverse[d] = inverse_windows(plan.in_sizes[d], reads ? plan.out_sizes[d] : 0);

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <functional>
 #include <thread>
+#include <tuple>
+#include <vector>
 
 namespace adapool {
 namespace {
@@ -69,17 +71,34 @@ TEST(Errors, EmptyNonBatchDimension) {
         Plan::forward(DType::f32, 2, contiguous({2, 3, 0, 4}), contiguous({2, 3, 2, 2}));
       },
       ErrorCode::empty_dimension, {"dimension 2 has size 0", "[2, 3, 0, 4]"});
-  // Unbatched: the first dimension is the channel and must not be empty.
+  // 3-d pooling checks every dimension but the first, as PyTorch does.
   expect_error(
       [] {
-        Plan::forward(DType::f32, 2, contiguous({0, 4, 4}), contiguous({0, 2, 2}));
+        Plan::forward(DType::f32, 3, contiguous({1, 0, 2, 3, 3}), contiguous({1, 0, 2, 2, 2}));
       },
-      ErrorCode::empty_dimension, {"dimension 0 has size 0"});
+      ErrorCode::empty_dimension, {"dimension 1 has size 0", "[1, 0, 2, 3, 3]"});
   expect_error(
       [] {
-        Plan::backward(DType::f32, 1, contiguous({1, 0, 2}), contiguous({1, 0, 5}));
+        Plan::backward(DType::f32, 1, contiguous({1, 2, 2}), contiguous({1, 2, 0}));
       },
-      ErrorCode::empty_dimension, {"grad_input dimension 1"});
+      ErrorCode::empty_dimension, {"grad_input dimension 2"});
+}
+
+// PyTorch accepts empty channels in 1-d and 2-d pooling and an empty first
+// dimension of any unbatched input; so does adapool, writing nothing.
+TEST(Errors, EmptyChannelsAreAcceptedWherePyTorchAcceptsThem) {
+  for (const auto& [spatial, in, out] :
+       std::vector<std::tuple<int, std::vector<int64_t>, std::vector<int64_t>>>{
+           {1, {2, 0, 7}, {2, 0, 3}},
+           {2, {2, 0, 10, 10}, {2, 0, 5, 5}},
+           {1, {0, 10}, {0, 5}},
+           {2, {0, 10, 10}, {0, 5, 5}},
+           {3, {0, 4, 4, 4}, {0, 2, 2, 2}}}) {
+    adaptive_avg_pool(DType::f32, spatial, Layout::contiguous(in), kPoison, Layout::contiguous(out),
+                      kPoisonOut);
+    adaptive_avg_pool_backward(DType::f32, spatial, Layout::contiguous(out), kPoison,
+                               Layout::contiguous(in), kPoisonOut);
+  }
 }
 
 TEST(Errors, OutputSizeOfWrongLength) {
@@ -173,9 +192,11 @@ TEST(Errors, IndexArithmeticOverflow) {
   // in * out > 2^63 in the window rule, rejected before any table exists.
   expect_error(
       [&] {
-        Plan::forward(DType::f32, 1, contiguous({0, 1, big}), contiguous({0, 1, int64_t{1} << 31}));
+        Plan::forward(DType::f32, 1, contiguous({1, 1, big}), contiguous({1, 1, int64_t{1} << 31}));
       },
       ErrorCode::overflow, {"8589934592", "2147483648"});
+  // With nothing to pool no window is computed, and PyTorch accepts it too.
+  Plan::forward(DType::f32, 1, contiguous({0, 1, big}), contiguous({0, 1, int64_t{1} << 31}));
   // Element counts whose product overflows.
   expect_error(
       [&] {

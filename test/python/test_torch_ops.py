@@ -125,8 +125,8 @@ def test_errors_name_the_bad_value():
         at.adaptive_avg_pool2d(torch.zeros(1, 2, 4, 4), (3, -2))
     with pytest.raises(ValueError, match=r"\[2, 4\]"):
         at.adaptive_avg_pool2d(torch.zeros(2, 4), 2)
-    with pytest.raises(ValueError, match="dimension 1 has size 0"):
-        at.adaptive_avg_pool2d(torch.zeros(1, 0, 4, 4), 2)
+    with pytest.raises(ValueError, match="dimension 2 has size 0"):
+        at.adaptive_avg_pool2d(torch.zeros(1, 2, 0, 4), 2)
     with pytest.raises(TypeError, match="list"):
         at.adaptive_avg_pool2d([1.0, 2.0], 2)
 

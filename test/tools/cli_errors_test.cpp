@@ -129,8 +129,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"npy_empty_pooled_axis",
                  {{"in.npy", npy_of("<f4", "(3, 0)", 0)}},
                  {"pool", "in.npy", "out.npy", "--size", "2"},
-                 "in.npy: input dimension 2 has size 0 (shape [3, 1, 0]); only the batch "
-                 "dimension may be empty"},
+                 "in.npy: input dimension 2 has size 0 (shape [3, 1, 0]); the pooled "
+                 "dimensions must not be empty"},
         BadInput{"png_wrong_magic",
                  {{"in.png", bytes_of("GIF89a and more")}},
                  kPoolPng,
