@@ -96,14 +96,6 @@ int Plan::threads() const { return data_->threads; }
 const Layout& Plan::source() const { return data_->source; }
 const Layout& Plan::destination() const { return data_->destination; }
 
-std::span<const Window> Plan::windows(int dim) const {
-  if (dim < 0 || dim >= data_->spatial_dims) {
-    detail::fail(ErrorCode::invalid_argument, "pooled dimension ", dim, " is not in 0..",
-                 data_->spatial_dims - 1);
-  }
-  return data_->windows[3 - data_->spatial_dims + dim];
-}
-
 void adaptive_avg_pool(DType dtype, int spatial_dims, const Layout& input, const void* x,
                        const Layout& output, void* y, Options options) {
   Plan::forward(dtype, spatial_dims, input, output, options).run(x, y);

@@ -121,8 +121,6 @@ class Plan {
   int threads() const;  // the thread count a run will use
   const Layout& source() const;
   const Layout& destination() const;
-  // Windows of pooled dimension `dim` (0 .. spatial_dims-1).
-  std::span<const Window> windows(int dim) const;
 
  private:
   explicit Plan(std::shared_ptr<const PlanData> data) : data_(std::move(data)) {}

@@ -42,6 +42,46 @@ struct Window {
   friend bool operator==(const Window&, const Window&) = default;
 };
 
+// The windows of consecutive cells first, first + 1, ... one after another
+// with no division per cell: begin(o) and end(o) - 1 are floor(o*in/out) and
+// floor(((o+1)*in - 1)/out), whose numerators grow by `in` per cell.
+class WindowWalker {
+ public:
+  WindowWalker(int64_t first, int64_t in, int64_t out) noexcept
+      : out_(out),
+        step_quotient_(in / out),
+        step_remainder_(in % out),
+        begin_quotient_(window_begin(first, in, out)),
+        begin_remainder_(((first % out) * in) % out),
+        end_quotient_(window_end(first, in, out) - 1),
+        end_remainder_(((first % out + 1) * in - 1) % out) {}
+
+  Window window() const noexcept { return {begin_quotient_, end_quotient_ + 1}; }
+
+  void next() noexcept {
+    advance(begin_quotient_, begin_remainder_);
+    advance(end_quotient_, end_remainder_);
+  }
+
+ private:
+  void advance(int64_t& quotient, int64_t& remainder) const noexcept {
+    quotient += step_quotient_;
+    remainder += step_remainder_;
+    if (remainder >= out_) {
+      remainder -= out_;
+      ++quotient;
+    }
+  }
+
+  int64_t out_;
+  int64_t step_quotient_;
+  int64_t step_remainder_;
+  int64_t begin_quotient_;
+  int64_t begin_remainder_;
+  int64_t end_quotient_;
+  int64_t end_remainder_;
+};
+
 inline std::vector<Window> windows(int64_t in, int64_t out) {
   std::vector<Window> result;
   result.reserve(static_cast<size_t>(out > 0 ? out : 0));
@@ -51,18 +91,24 @@ inline std::vector<Window> windows(int64_t in, int64_t out) {
   return result;
 }
 
-// For each input cell i, the output cells whose windows hold it: the half-open
-// range [begin, end) of output indices. Both window bounds are non-decreasing
-// in o, so the set is contiguous. Empty (begin == end) only when out == 0.
+// The output cells whose windows hold input cell i: the half-open range
+// [inverse_begin, inverse_end). begin(o) <= i  <=>  o < ceil((i+1)*out/in) and
+// end(o) > i  <=>  o >= floor(i*out/in), so the range is the window of cell i
+// when pooling `out` cells to `in`. Empty only when out == 0. Same
+// preconditions as window_begin, with 0 <= i < in.
+constexpr int64_t inverse_begin(int64_t i, int64_t in, int64_t out) noexcept {
+  return out == 0 ? 0 : window_begin(i, out, in);
+}
+
+constexpr int64_t inverse_end(int64_t i, int64_t in, int64_t out) noexcept {
+  return out == 0 ? 0 : window_end(i, out, in);
+}
+
 inline std::vector<Window> inverse_windows(int64_t in, int64_t out) {
-  std::vector<Window> result(static_cast<size_t>(in), Window{0, 0});
-  int64_t first = 0;  // first output whose window has not ended before i
-  for (int64_t i = 0; i < in; ++i) {
-    while (first < out && window_end(first, in, out) <= i) ++first;
-    int64_t last = first;
-    while (last < out && window_begin(last, in, out) <= i) ++last;
-    result[static_cast<size_t>(i)] = {first, last};
-  }
+  std::vector<Window> result;
+  result.reserve(static_cast<size_t>(in > 0 ? in : 0));
+  for (int64_t i = 0; i < in; ++i)
+    result.push_back({inverse_begin(i, in, out), inverse_end(i, in, out)});
   return result;
 }
 

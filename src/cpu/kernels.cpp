@@ -112,6 +112,20 @@ void forward_rows(const PlanData& plan, const void* source, void* destination, i
   }
 }
 
+// The output cells whose windows hold input cell i of pooled dimension d.
+// From the plan's table where it has one, else from the rule.
+Window inverse_window(const PlanData& plan, int d, int64_t i) {
+  if (!plan.inverse[d].empty()) return plan.inverse[d][i];
+  return {inverse_begin(i, plan.in_sizes[d], plan.out_sizes[d]),
+          inverse_end(i, plan.in_sizes[d], plan.out_sizes[d])};
+}
+
+// The size of output cell o's window along pooled dimension d, likewise.
+int64_t output_count(const PlanData& plan, int d, int64_t o) {
+  if (!plan.counts[d].empty()) return plan.counts[d][o];
+  return window_count(o, plan.in_sizes[d], plan.out_sizes[d]);
+}
+
 // to[j * plane_stride + w * column_stride] = from[...] for j < planes, w < columns.
 template <class T>
 void copy_row(const T* from, T* to, int64_t planes, int64_t plane_stride, int64_t columns,
@@ -137,31 +151,30 @@ void copy_row(const T* from, T* to, int64_t planes, int64_t plane_stride, int64_
 // not (NCHW): the input columns are the vector lanes, so dx is written with
 // contiguous stores. Same order per element: od, then oh, then ow.
 template <class T>
-void backward_plane_row(const PlanData& plan, const T* dy_plane, T* dx_row, int64_t d, int64_t h,
-                        double* workspace) {
+void backward_plane_row(const PlanData& plan, const T* dy_plane, T* dx_row, Window od_range,
+                        Window oh_range, double* workspace) {
   const auto& gs = plan.source_strides;
   const int64_t in_w = plan.in_sizes[2];
+  const int64_t out_w = plan.out_sizes[2];
   const int64_t chunk = plan.chunk_columns * plan.group_planes;
   double* sums = workspace;
   double* shares = workspace + chunk;
-  const Window od_range = plan.inverse[0][d];
-  const Window oh_range = plan.inverse[1][h];
   for (int64_t w0 = 0; w0 < in_w; w0 += chunk) {
     const int64_t w1 = std::min(in_w, w0 + chunk);
     std::fill(sums, sums + (w1 - w0), 0.0);
-    const int64_t o_begin = plan.inverse[2][w0].begin;
-    const int64_t o_end = plan.inverse[2][w1 - 1].end;
+    const int64_t o_begin = inverse_window(plan, 2, w0).begin;
+    const int64_t o_end = inverse_window(plan, 2, w1 - 1).end;
     for (int64_t od = od_range.begin; od < od_range.end; ++od) {
       for (int64_t oh = oh_range.begin; oh < oh_range.end; ++oh) {
-        const int64_t count_dh = plan.windows[0][od].count() * plan.windows[1][oh].count();
+        const int64_t count_dh = output_count(plan, 0, od) * output_count(plan, 1, oh);
         const T* line = dy_plane + od * gs[2] + oh * gs[3];
         for (int64_t o0 = o_begin; o0 < o_end; o0 += chunk) {
           const int64_t o1 = std::min(o_end, o0 + chunk);
           Gather<T>(shares, line + o0 * gs[4], o1 - o0, gs[4], 1, 1, 1.0);
           for (int64_t ow = o0; ow < o1; ++ow) {
-            shares[ow - o0] /= static_cast<double>(count_dh * plan.windows[2][ow].count());
+            shares[ow - o0] /= static_cast<double>(count_dh * output_count(plan, 2, ow));
           }
-          SpreadShares(sums, shares, plan.windows[2].data() + o0, o1 - o0, w0, w1);
+          SpreadShares(sums, shares, o0, o1, in_w, out_w, w0, w1);
         }
       }
     }
@@ -179,18 +192,20 @@ void backward_rows(const PlanData& plan, const void* source, void* destination, 
   const int64_t in_d = plan.in_sizes[0];
   const int64_t in_h = plan.in_sizes[1];
   const int64_t in_w = plan.in_sizes[2];
-  const std::vector<Window>& inverse_w = plan.inverse[2];
+  const auto inverse_w = [&](int64_t w) { return inverse_window(plan, 2, w); };
   for (int64_t row = first; row < last; ++row) {
     const int64_t h = row % in_h;
     const int64_t d = (row / in_h) % in_d;
     const Group group = group_of(plan, row / in_h / in_d);
     const int64_t planes = group.planes;
+    const Window od_range = inverse_window(plan, 0, d);
+    const Window oh_range = inverse_window(plan, 1, h);
     // Rows that the same outputs feed are equal: copy the row before.
     const int64_t previous_h = (row - 1) % in_h;
     const int64_t previous_d = ((row - 1) / in_h) % in_d;
     if (row > first && (row - 1) / in_h / in_d == row / in_h / in_d &&
-        plan.inverse[1][h] == plan.inverse[1][previous_h] &&
-        plan.inverse[0][d] == plan.inverse[0][previous_d]) {
+        oh_range == inverse_window(plan, 1, previous_h) &&
+        od_range == inverse_window(plan, 0, previous_d)) {
       T* base = dx + group.destination_offset;
       copy_row(base + previous_d * xs[2] + previous_h * xs[3], base + d * xs[2] + h * xs[3], planes,
                xs[1], in_w, xs[4]);
@@ -199,33 +214,40 @@ void backward_rows(const PlanData& plan, const void* source, void* destination, 
     if (plan.along_rows) {
       for (int64_t j = 0; j < planes; ++j) {
         backward_plane_row(plan, dy + group.source_offset + j * gs[1],
-                           dx + group.destination_offset + j * xs[1] + d * xs[2] + h * xs[3], d, h,
-                           workspace);
+                           dx + group.destination_offset + j * xs[1] + d * xs[2] + h * xs[3],
+                           od_range, oh_range, workspace);
       }
       continue;
     }
     const int64_t chunk = plan.chunk_columns * plan.group_planes / planes;
     double* shares = workspace;  // dy[o] / count(o) for a chunk of outputs
     double* sums = workspace + chunk * planes;
-    const Window od_range = plan.inverse[0][d];
-    const Window oh_range = plan.inverse[1][h];
     for (int64_t w0 = 0; w0 < in_w; w0 += chunk) {
       const int64_t w1 = std::min(in_w, w0 + chunk);
       std::fill(sums, sums + (w1 - w0) * planes, 0.0);
-      const int64_t o_begin = inverse_w[w0].begin;
-      const int64_t o_end = inverse_w[w1 - 1].end;
+      const int64_t o_begin = inverse_w(w0).begin;
+      const int64_t o_end = inverse_w(w1 - 1).end;
       for (int64_t od = od_range.begin; od < od_range.end; ++od) {
         for (int64_t oh = oh_range.begin; oh < oh_range.end; ++oh) {
-          const int64_t count_dh = plan.windows[0][od].count() * plan.windows[1][oh].count();
+          const int64_t count_dh = output_count(plan, 0, od) * output_count(plan, 1, oh);
           const T* line = dy + group.source_offset + od * gs[2] + oh * gs[3];
           for (int64_t o0 = o_begin; o0 < o_end; o0 += chunk) {
             const int64_t o1 = std::min(o_end, o0 + chunk);
             for (int64_t ow = o0; ow < o1; ++ow) {
-              const auto count = static_cast<double>(count_dh * plan.windows[2][ow].count());
+              const auto count = static_cast<double>(count_dh * output_count(plan, 2, ow));
               fill_tile(shares + (ow - o0) * planes, line + ow * gs[4], 1, gs[4], planes, gs[1],
                         count);
             }
-            SumWindows(sums, shares, inverse_w.data() + w0, w1 - w0, o0, o1, planes);
+            // The inverse windows of w0, w0 + 1, ...: SumWindows asks for them in order.
+            WindowWalker walker(w0, plan.out_sizes[2], in_w);
+            SumWindows(
+                sums, shares,
+                [&](int64_t) {
+                  const Window cells = walker.window();
+                  walker.next();
+                  return cells;
+                },
+                w1 - w0, o0, o1, planes);
           }
         }
       }

@@ -264,16 +264,18 @@ HWY_INLINE void SumBlock(double* HWY_RESTRICT sums, int64_t count, const Load& l
 // summed into sums[cell][0..planes): vector_load(w, j) loads the vector of
 // column w (relative to the window's first) at plane j; scalar_load(w, j)
 // one value. Planes that do not fill a vector go one by one.
-template <class VectorLoad, class ScalarLoad>
-HWY_INLINE void SumCells(double* HWY_RESTRICT sums, const Window* HWY_RESTRICT windows,
-                         int64_t cells, int64_t column_begin, int64_t column_end, int64_t planes,
+// window_of(i) is asked once per cell, in increasing i.
+template <class WindowOf, class VectorLoad, class ScalarLoad>
+HWY_INLINE void SumCells(double* HWY_RESTRICT sums, const WindowOf& window_of, int64_t cells,
+                         int64_t column_begin, int64_t column_end, int64_t planes,
                          int64_t vector_planes, const VectorLoad& vector_load,
                          const ScalarLoad& scalar_load) {
   const D64 d64;
   const auto lanes = static_cast<int64_t>(hn::Lanes(d64));
   for (int64_t i = 0; i < cells; ++i) {
-    const int64_t begin = std::max(windows[i].begin, column_begin);
-    const int64_t end = std::min(windows[i].end, column_end);
+    const Window window = window_of(i);
+    const int64_t begin = std::max(window.begin, column_begin);
+    const int64_t end = std::min(window.end, column_end);
     if (begin >= end) continue;
     double* cell = sums + i * planes;
     int64_t j = 0;
@@ -293,13 +295,14 @@ HWY_INLINE void SumCells(double* HWY_RESTRICT sums, const Window* HWY_RESTRICT w
   }
 }
 
+template <class WindowOf>
 HWY_INLINE void SumWindows(double* HWY_RESTRICT sums, const double* HWY_RESTRICT tile,
-                           const Window* HWY_RESTRICT windows, int64_t cells, int64_t tile_begin,
+                           const WindowOf& window_of, int64_t cells, int64_t tile_begin,
                            int64_t tile_end, int64_t planes) {
   const D64 d64;
   const double* origin = tile - tile_begin * planes;
   SumCells(
-      sums, windows, cells, tile_begin, tile_end, planes, planes,
+      sums, window_of, cells, tile_begin, tile_end, planes, planes,
       [&](int64_t w, int64_t j) { return hn::LoadU(d64, origin + w * planes + j); },
       [&](int64_t w, int64_t j) { return origin[w * planes + j]; });
 }
@@ -315,6 +318,7 @@ HWY_INLINE void SumInput(double* HWY_RESTRICT sums, const void* source,
   const auto lanes = static_cast<int64_t>(hn::Lanes(d64));
   const int64_t column_begin = windows[0].begin;
   const int64_t column_end = windows[cells - 1].end;
+  const auto window_of = [&](int64_t i) { return windows[i]; };
   const auto scalar = [&](int64_t w, int64_t j) {
     return LoadScalar(x + w * column_stride + j * plane_stride);
   };
@@ -322,7 +326,7 @@ HWY_INLINE void SumInput(double* HWY_RESTRICT sums, const void* source,
   if constexpr (kVectorFloat16 || !std::is_same_v<T, Half>) {
     if (plane_stride == 1) {
       SumCells(
-          sums, windows, cells, column_begin, column_end, planes, whole,
+          sums, window_of, cells, column_begin, column_end, planes, whole,
           [&](int64_t w, int64_t j) { return LoadWide(d64, x + w * column_stride + j); }, scalar);
       return;
     }
@@ -331,7 +335,7 @@ HWY_INLINE void SumInput(double* HWY_RESTRICT sums, const void* source,
     if (CanGather<T>(plane_stride)) {
       const auto offsets = PlaneOffsets<T>(plane_stride);
       SumCells(
-          sums, windows, cells, column_begin, column_end, planes, whole,
+          sums, window_of, cells, column_begin, column_end, planes, whole,
           [&](int64_t w, int64_t j) {
             return GatherWide(x + w * column_stride + j * plane_stride, offsets);
           },
@@ -340,7 +344,7 @@ HWY_INLINE void SumInput(double* HWY_RESTRICT sums, const void* source,
     }
   }
   SumCells(
-      sums, windows, cells, column_begin, column_end, planes, 0,
+      sums, window_of, cells, column_begin, column_end, planes, 0,
       [&](int64_t, int64_t) { return hn::Zero(d64); }, scalar);
 }
 
@@ -382,25 +386,31 @@ HWY_INLINE void Scatter(void* destination, const double* HWY_RESTRICT tile, int6
 }
 
 // Backward along a contiguous row of sums, the input columns as lanes: each
-// output cell o < cells adds its share to every column of its window
-// clipped to [column_begin, column_end):
-//   sums[w - column_begin] += shares[o]   for w in windows[o]
+// output cell o in [o0, o1) of a dimension pooled from `in` to `out` cells
+// adds its share to every column of its window clipped to
+// [column_begin, column_end):
+//   sums[w - column_begin] += shares[o - o0]   for w in window(o)
 // Cells run in increasing order, so every sum receives its shares in the
-// order of the contract; the columns of one window are independent.
+// order of the contract; the columns of one window are independent. The
+// windows come from the rule itself, so a backward plan keeps no table the
+// size of its (possibly broadcast) grad_output.
 HWY_INLINE void SpreadShares(double* HWY_RESTRICT sums, const double* HWY_RESTRICT shares,
-                             const Window* HWY_RESTRICT windows, int64_t cells,
-                             int64_t column_begin, int64_t column_end) {
+                             int64_t o0, int64_t o1, int64_t in, int64_t out, int64_t column_begin,
+                             int64_t column_end) {
   const D64 d64;
   const auto lanes = static_cast<int64_t>(hn::Lanes(d64));
-  for (int64_t o = 0; o < cells; ++o) {
-    const int64_t begin = std::max(windows[o].begin, column_begin) - column_begin;
-    const int64_t end = std::min(windows[o].end, column_end) - column_begin;
-    const auto share = hn::Set(d64, shares[o]);
+  WindowWalker walker(o0, in, out);
+  for (int64_t o = o0; o < o1; ++o, walker.next()) {
+    const Window window = walker.window();
+    const int64_t begin = std::max(window.begin, column_begin) - column_begin;
+    const int64_t end = std::min(window.end, column_end) - column_begin;
+    const double value = shares[o - o0];
+    const auto share = hn::Set(d64, value);
     int64_t w = begin;
     for (; w + lanes <= end; w += lanes) {
       hn::StoreU(hn::Add(hn::LoadU(d64, sums + w), share), d64, sums + w);
     }
-    for (; w < end; ++w) sums[w] += shares[o];
+    for (; w < end; ++w) sums[w] += value;
   }
 }
 

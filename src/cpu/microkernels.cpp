@@ -31,7 +31,8 @@ ADAPOOL_PER_TYPE(BF16, BFloat16)
 
 void SumWindowsAll(double* sums, const double* tile, const Window* windows, int64_t cells,
                    int64_t tile_begin, int64_t tile_end, int64_t planes) {
-  SumWindows(sums, tile, windows, cells, tile_begin, tile_end, planes);
+  SumWindows(
+      sums, tile, [&](int64_t i) { return windows[i]; }, cells, tile_begin, tile_end, planes);
 }
 const char* TargetName() { return hwy::TargetName(HWY_TARGET); }
 

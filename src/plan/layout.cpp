@@ -22,19 +22,31 @@ void check_spatial_dims(int spatial_dims) {
   }
 }
 
+// A dense layout whose dimensions are stored in `order`, innermost first.
+// Strides that overflow int64 name a tensor no memory could hold.
+Layout dense_layout(std::span<const int64_t> sizes, std::span<const int> order) {
+  Layout layout;
+  layout.rank = static_cast<int>(sizes.size());
+  int64_t stride = 1;
+  for (int d : order) {
+    layout.sizes[d] = sizes[d];
+    layout.strides[d] = stride;
+    if (__builtin_mul_overflow(stride, std::max<int64_t>(sizes[d], 1), &stride)) {
+      detail::fail(ErrorCode::overflow, "the strides of shape ", detail::format_list(sizes),
+                   " overflow int64");
+    }
+  }
+  return layout;
+}
+
 }  // namespace
 
 Layout Layout::contiguous(std::span<const int64_t> sizes) {
   check_rank(sizes);
-  Layout layout;
-  layout.rank = static_cast<int>(sizes.size());
-  int64_t stride = 1;
-  for (int d = layout.rank - 1; d >= 0; --d) {
-    layout.sizes[d] = sizes[d];
-    layout.strides[d] = stride;
-    stride *= std::max<int64_t>(sizes[d], 1);
-  }
-  return layout;
+  std::array<int, kMaxRank> order{};
+  const int rank = static_cast<int>(sizes.size());
+  for (int i = 0; i < rank; ++i) order[i] = rank - 1 - i;
+  return dense_layout(sizes, {order.data(), static_cast<size_t>(rank)});
 }
 
 Layout Layout::channels_last(std::span<const int64_t> sizes, int spatial_dims) {
@@ -47,18 +59,13 @@ Layout Layout::channels_last(std::span<const int64_t> sizes, int spatial_dims) {
                  "-d pooling needs rank >= ", spatial_dims + 1, ", got shape ",
                  detail::format_list(sizes));
   }
-  Layout layout;
-  layout.rank = rank;
-  int64_t stride = 1;
-  const auto place = [&](int d) {
-    layout.sizes[d] = sizes[d];
-    layout.strides[d] = stride;
-    stride *= std::max<int64_t>(sizes[d], 1);
-  };
-  place(channel);
-  for (int d = rank - 1; d > channel; --d) place(d);
-  for (int d = channel - 1; d >= 0; --d) place(d);
-  return layout;
+  // Channel innermost, then the pooled dimensions, then the batch.
+  std::array<int, kMaxRank> order{};
+  int count = 0;
+  order[count++] = channel;
+  for (int d = rank - 1; d > channel; --d) order[count++] = d;
+  for (int d = channel - 1; d >= 0; --d) order[count++] = d;
+  return dense_layout(sizes, {order.data(), static_cast<size_t>(rank)});
 }
 
 bool is_channels_last(const Layout& layout, int spatial_dims) {

@@ -13,6 +13,8 @@ namespace adapool {
 namespace {
 
 constexpr int kMaxThreads = 256;
+// Backward's window tables cover dimensions up to this size (16 MiB each).
+constexpr int64_t kMaxTableEntries = 1 << 20;
 // Planes per group. Channels-last data reads a pixel's channels as one
 // contiguous run, so wide groups stream; planes elsewhere are gathered, one
 // memory stream per plane, and a few streams keep the caches and TLB happy.
@@ -240,8 +242,8 @@ PlanData make_plan(Direction direction, DType dtype, int spatial_dims, const Lay
   const auto& lines = forward ? plan.out_sizes : plan.in_sizes;
   plan.rows = groups * lines[0] * lines[1];
   // Tables exist only for work that exists: an empty view with one huge
-  // pooled size must not allocate a huge table. A backward pass from an
-  // empty grad_output still writes zeros, so it gets empty inverse ranges.
+  // pooled size must not allocate a huge table. Backward keeps none at all
+  // (its ranges come from the rule: inverse_begin/inverse_end).
   const bool writes = element_count(destination) > 0;
   const bool reads = element_count(source) > 0;
   if (!writes) plan.rows = 0;
@@ -253,9 +255,18 @@ PlanData make_plan(Direction direction, DType dtype, int spatial_dims, const Lay
                    plan.in_sizes[d], " to ", plan.out_sizes[d],
                    " overflows int64 window arithmetic (in * out > 2^63 - 1)");
     }
-    if (reads) plan.windows[d] = windows(plan.in_sizes[d], plan.out_sizes[d]);
-    if (!forward)
-      plan.inverse[d] = inverse_windows(plan.in_sizes[d], reads ? plan.out_sizes[d] : 0);
+    if (forward) {
+      plan.windows[d] = windows(plan.in_sizes[d], plan.out_sizes[d]);
+      continue;
+    }
+    if (reads && plan.in_sizes[d] <= kMaxTableEntries) {
+      plan.inverse[d] = inverse_windows(plan.in_sizes[d], plan.out_sizes[d]);
+    }
+    if (reads && plan.out_sizes[d] <= kMaxTableEntries) {
+      for (const Window& cell : windows(plan.in_sizes[d], plan.out_sizes[d])) {
+        plan.counts[d].push_back(cell.count());
+      }
+    }
   }
 
   const int64_t work = std::max(element_count(input), element_count(output));

@@ -49,10 +49,14 @@ struct PlanData {
   std::array<int64_t, 5> source_strides{};
   std::array<int64_t, 5> destination_strides{};
 
-  // windows[d][o]: input range of output cell o along D, H or W.
+  // Forward: windows[d][o], the input range of output cell o along D, H or W.
   std::array<std::vector<Window>, 3> windows;
-  // inverse[d][i]: output cells whose window holds input cell i (backward).
+  // Backward: inverse[d][i], the output cells whose windows hold input cell
+  // i, and counts[d][o], the size of output cell o's window. Only for
+  // dimensions up to kMaxTableEntries: grad_output may be a broadcast view of
+  // any size, and longer dimensions take their ranges from the rule itself.
   std::array<std::vector<Window>, 3> inverse;
+  std::array<std::vector<int64_t>, 3> counts;
 
   // Kernels work on groups of up to group_planes planes (consecutive
   // channels of one batch entry) at once, with the planes as vector lanes.

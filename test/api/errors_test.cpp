@@ -197,12 +197,20 @@ TEST(Errors, IndexArithmeticOverflow) {
       ErrorCode::overflow, {"8589934592", "2147483648"});
   // With nothing to pool no window is computed, and PyTorch accepts it too.
   Plan::forward(DType::f32, 1, contiguous({0, 1, big}), contiguous({0, 1, int64_t{1} << 31}));
-  // Element counts whose product overflows.
+  // Element counts whose product overflows: no dense layout can even hold them,
   expect_error(
       [&] {
-        Plan::forward(DType::f32, 1, contiguous({big, big, 4}), contiguous({big, big, 2}));
+        contiguous({big, big, 4});
       },
-      ErrorCode::overflow, {"input"});
+      ErrorCode::overflow, {"[8589934592, 8589934592, 4]"});
+  // and a broadcast view of them, which can, is refused by the plan.
+  Layout broadcast = contiguous({1, 1, 4});
+  broadcast.sizes = {big, big, 4, 0, 0};
+  broadcast.strides = {0, 0, 1, 0, 0};
+  Layout output = broadcast;
+  output.sizes[2] = 2;
+  expect_error([&] { Plan::forward(DType::f32, 1, broadcast, output); }, ErrorCode::overflow,
+               {"input"});
   // Element count fits, byte size does not (2^61 doubles).
   expect_error(
       [&] {

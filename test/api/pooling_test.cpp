@@ -136,6 +136,10 @@ TEST(Pooling, LongRowsSpanSeveralWorkspaceChunks) {
       {{1, 2, 20000}, {1, 2, 7}},      // NCHW backward along rows: 8192 columns a chunk
       {{1, 3, 5000}, {1, 3, 9001}},    // output longer than input
       {{1, 20, 3001}, {1, 20, 3001}},  // identity, 16 gathered planes
+      // Backward keeps window tables for dimensions up to 2^20 cells and
+      // computes longer ones from the rule: both sides of that line.
+      {{1, 1, (1 << 20) + 5}, {1, 1, 3}},
+      {{1, 1, 3}, {1, 1, (1 << 20) + 7}},
   };
   for (const auto& [in_shape, out_shape] : shapes) {
     for (LayoutKind layout : {LayoutKind::contiguous, LayoutKind::channels_last}) {

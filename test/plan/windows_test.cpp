@@ -89,6 +89,21 @@ TEST(Windows, InverseWindowsListExactlyTheOutputsHoldingEachInput) {
   }
 }
 
+TEST(Windows, WalkerGivesEveryWindowInTurn) {
+  const int64_t big = (int64_t{1} << 31) + 11;
+  for (const auto& [in, out] : std::vector<std::pair<int64_t, int64_t>>{
+           {1, 1}, {10, 7}, {5, 13}, {65, 6}, {7, 1}, {1, 9}, {big, big - 12}, {3, big}}) {
+    for (int64_t first : {int64_t{0}, int64_t{1}, out / 2, out - 3}) {
+      if (first < 0 || first >= out) continue;
+      WindowWalker walker(first, in, out);
+      for (int64_t o = first; o < std::min(out, first + 200); ++o, walker.next()) {
+        ASSERT_EQ(walker.window(), (Window{window_begin(o, in, out), window_end(o, in, out)}))
+            << in << " -> " << out << " cell " << o << " from " << first;
+      }
+    }
+  }
+}
+
 // The closed form against the definition: every count equal and begins on a stride.
 TEST(Introspection, FixedPoolEquivalentMatchesBruteForce) {
   for (int64_t in = 1; in <= 70; ++in) {
