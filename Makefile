@@ -8,7 +8,7 @@ PYTHON_SOURCES := $(shell find python src include -type f) CMakeLists.txt pyproj
 SOURCES := $(shell find $(wildcard include src test examples tools python) -name '*.[ch]' -o -name '*.[ch]pp')
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build test test-cpp test-python python demo format format-check clean
+.PHONY: all deps build test test-cpp test-sanitizers test-python python demo format format-check clean
 
 all: build
 
@@ -21,10 +21,25 @@ build: deps
 
 # Every test: formatting, the C++ suite (GoogleTest through ctest), then the
 # Python package and its PyTorch parity tests (pytest) in a fresh virtualenv.
-test: format-check test-cpp test-python
+test: format-check test-cpp test-sanitizers test-python
 
 test-cpp: build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+# The C++ suite again under AddressSanitizer + UndefinedBehaviorSanitizer,
+# and the threaded suites under ThreadSanitizer (the install check builds an
+# uninstrumented consumer, so it runs in the plain build only).
+SANITIZER_FLAGS := -DCMAKE_BUILD_TYPE=RelWithDebInfo -DADAPOOL_WERROR=ON
+test-sanitizers: deps
+	cmake -S . -B $(BUILD)-asan $(SANITIZER_FLAGS) -DADAPOOL_SANITIZE=address,undefined
+	cmake --build $(BUILD)-asan -j$(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir $(BUILD)-asan --output-on-failure -j$(JOBS) -E install_consumer
+	cmake -S . -B $(BUILD)-tsan $(SANITIZER_FLAGS) -DADAPOOL_SANITIZE=thread \
+	  -DADAPOOL_BUILD_TOOLS=OFF -DADAPOOL_BUILD_EXAMPLES=OFF
+	cmake --build $(BUILD)-tsan -j$(JOBS) --target adapool_tests
+	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir $(BUILD)-tsan --output-on-failure -j$(JOBS) \
+	  -R 'Determinism|Pooling|Targets|CApi'
 
 test-python: python
 	$(PYTHON) -m pytest -q test/python
@@ -54,4 +69,4 @@ format-check: deps
 	clang-format --dry-run --Werror $(SOURCES)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan
