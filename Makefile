@@ -58,6 +58,18 @@ $(VENV)/.package: $(VENV)/.requirements $(PYTHON_SOURCES)
 
 python: $(VENV)/.package
 
+# The benchmark (issue 5): adapool against torch, side by side; never part of
+# `make test`. Extra arguments: make bench BENCH_ARGS="--quick --filter pspnet".
+BENCH_ARGS ?=
+.PHONY: bench
+
+$(VENV)/.bench-requirements: bench/requirements.txt $(VENV)/.requirements
+	$(VENV)/bin/pip install -q -r bench/requirements.txt
+	touch $@
+
+bench: python $(VENV)/.bench-requirements
+	$(PYTHON) bench/bench.py $(BENCH_ARGS)
+
 # Writes its pictures (adapool_demo_*.png, .svg) into the repository root.
 demo: build
 	./$(BUILD)/tools/adapool demo
