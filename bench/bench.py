@@ -49,7 +49,6 @@ import torch.nn.functional as F
 
 import adapool
 import adapool.torch as adapool_torch
-from adapool import _core as adapool_core
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -202,29 +201,13 @@ def make_calls(case: Case, direction: str, x: torch.Tensor, threads: int) -> Cal
 
 def raw_kernel_call(
     calls: Calls, destination: torch.Tensor, case: Case, direction: str, threads: int
-) -> Optional[Callable[[], None]]:
-    """adapool's C++ kernel alone: adapool._core.run into a preallocated result,
-    without the custom op's Python dispatch or the result's allocation (page
-    faults on first touch of a fresh buffer), which the op's time includes.
-    None where _core.run does not take these arguments."""
-    source = calls.source
-    arguments = (
-        direction == "forward",
-        {torch.float32: adapool_core.FLOAT32, torch.float64: adapool_core.FLOAT64}[DTYPE],
-        case.spatial_dims,
-        source.data_ptr(),
-        list(source.shape),
-        list(source.stride()),
-        destination.data_ptr(),
-        list(destination.shape),
-        list(destination.stride()),
-        threads,
-    )
-    try:
-        adapool_core.run(*arguments)
-    except Exception:  # _core.run is internal: a changed signature only loses the column
-        return None
-    return lambda: adapool_core.run(*arguments)
+) -> Callable[[], None]:
+    """adapool's C++ kernel alone: adapool._core.run into a preallocated result
+    (through adapool.torch's own _run), without the custom op's Python dispatch or
+    the result's allocation (page faults on first touch of a fresh buffer), which
+    the op's time includes."""
+    forward = direction == "forward"
+    return lambda: adapool_torch._run(forward, calls.source, destination, case.spatial_dims, threads)
 
 
 # ----------------------------------------------------------------------------
@@ -476,10 +459,7 @@ def measure(
     row.check, row.check_detail, result = check(calls, direction)  # also warms both up
     if not row.passed:
         return row
-    functions = [calls.adapool, calls.torch]
-    kernel = raw_kernel_call(calls, result, case, direction, threads)
-    if kernel is not None:
-        functions.append(kernel)
+    functions = [calls.adapool, calls.torch, raw_kernel_call(calls, result, case, direction, threads)]
     ours, theirs, *kernel_only = time_interleaved(functions, context.budget)
     row.adapool_ms, row.adapool_min_ms = ours.median_s * 1e3, ours.min_s * 1e3
     row.torch_ms, row.torch_min_ms = theirs.median_s * 1e3, theirs.min_s * 1e3

@@ -7,17 +7,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "bytes.hpp"
+
 namespace adapool::tools::testing {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-
-std::vector<std::byte> bytes_of(std::string_view text) {
-  const auto* begin = reinterpret_cast<const std::byte*>(text.data());
-  return {begin, begin + text.size()};
-}
 
 std::vector<std::byte> npy_of(const std::string& descr, const std::string& shape, size_t bytes) {
   std::string header =

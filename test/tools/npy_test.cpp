@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "bytes.hpp"
+
 #include <cstring>
 #include <string>
 
@@ -12,11 +14,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-
-std::vector<std::byte> bytes_of(std::string_view text) {
-  const auto* begin = reinterpret_cast<const std::byte*>(text.data());
-  return {begin, begin + text.size()};
-}
 
 // A .npy file with `header` (a dict literal), padded the way NumPy pads it.
 std::vector<std::byte> npy_file(std::string header, std::string_view data, int major = 1) {
