@@ -59,8 +59,9 @@ void fill_tile(double* tile, const T* data, int64_t columns, int64_t column_stri
   }
 }
 
-// data[k * column_stride + plane * plane_stride] = tile[k][plane] / divisor(k):
-// contiguous planes as vector stores, others scattered.
+// data[k * column_stride + plane * plane_stride] = tile[k][plane] / divisor(k),
+// with divisor asked once per column, in order: contiguous planes as vector
+// stores, others scattered.
 template <class T, class Divisor>
 void drain_tile(T* data, const double* tile, int64_t columns, int64_t column_stride, int64_t planes,
                 int64_t plane_stride, Divisor divisor) {
@@ -74,46 +75,24 @@ void drain_tile(T* data, const double* tile, int64_t columns, int64_t column_str
   }
 }
 
-template <class T>
-void forward_rows(const PlanData& plan, const void* source, void* destination, int64_t first,
-                  int64_t last, double* workspace) {
-  const T* x = static_cast<const T*>(source);
-  T* y = static_cast<T*>(destination);
-  const auto& xs = plan.source_strides;
-  const auto& ys = plan.destination_strides;
-  const int64_t out_d = plan.out_sizes[0];
-  const int64_t out_h = plan.out_sizes[1];
-  const int64_t out_w = plan.out_sizes[2];
-  const std::vector<Window>& windows_w = plan.windows[2];
-  for (int64_t row = first; row < last; ++row) {
-    const int64_t oh = row % out_h;
-    const int64_t od = (row / out_h) % out_d;
-    const Group group = group_of(plan, row / out_h / out_d);
-    const int64_t planes = group.planes;
-    const int64_t chunk = plan.chunk_columns * plan.group_planes / planes;
-    double* sums = workspace;
-    const Window wd = plan.windows[0][od];
-    const Window wh = plan.windows[1][oh];
-    const int64_t count_dh = wd.count() * wh.count();
-    for (int64_t o0 = 0; o0 < out_w; o0 += chunk) {
-      const int64_t o1 = std::min(out_w, o0 + chunk);
-      std::fill(sums, sums + (o1 - o0) * planes, 0.0);
-      for (int64_t d = wd.begin; d < wd.end; ++d) {
-        for (int64_t h = wh.begin; h < wh.end; ++h) {
-          const T* line = x + group.source_offset + d * xs[2] + h * xs[3];
-          SumInput<T>(sums, line, windows_w.data() + o0, o1 - o0, planes, xs[4], xs[1]);
-        }
-      }
-      T* out = y + group.destination_offset + od * ys[2] + oh * ys[3] + o0 * ys[4];
-      drain_tile(out, sums, o1 - o0, ys[4], planes, ys[1], [&](int64_t k) {
-        return static_cast<double>(count_dh * windows_w[o0 + k].count());
-      });
-    }
-  }
+// The input range of output cell o along pooled dimension d.
+Window output_window(const PlanData& plan, int d, int64_t o) {
+  return {window_begin(o, plan.in_sizes[d], plan.out_sizes[d]),
+          window_end(o, plan.in_sizes[d], plan.out_sizes[d])};
 }
 
-// The output cells whose windows hold input cell i of pooled dimension d.
-// From the plan's table where it has one, else from the rule.
+// A callable giving the walker's window and stepping it: for loops that ask
+// for consecutive cells' windows in order, one division-free step each.
+inline auto next_window(WindowWalker& walker) {
+  return [&walker](int64_t) {
+    const Window window = walker.window();
+    walker.next();
+    return window;
+  };
+}
+
+// The output cells whose windows hold input cell i of pooled dimension d:
+// from the plan's table where it has one, else from the rule.
 Window inverse_window(const PlanData& plan, int d, int64_t i) {
   if (!plan.inverse[d].empty()) return plan.inverse[d][i];
   return {inverse_begin(i, plan.in_sizes[d], plan.out_sizes[d]),
@@ -124,6 +103,50 @@ Window inverse_window(const PlanData& plan, int d, int64_t i) {
 int64_t output_count(const PlanData& plan, int d, int64_t o) {
   if (!plan.counts[d].empty()) return plan.counts[d][o];
   return window_count(o, plan.in_sizes[d], plan.out_sizes[d]);
+}
+
+template <class T>
+void forward_rows(const PlanData& plan, const void* source, void* destination, int64_t first,
+                  int64_t last, double* workspace) {
+  const T* x = static_cast<const T*>(source);
+  T* y = static_cast<T*>(destination);
+  const auto& xs = plan.source_strides;
+  const auto& ys = plan.destination_strides;
+  const int64_t out_d = plan.out_sizes[0];
+  const int64_t out_h = plan.out_sizes[1];
+  const int64_t out_w = plan.out_sizes[2];
+  const int64_t in_w = plan.in_sizes[2];
+  for (int64_t row = first; row < last; ++row) {
+    const int64_t oh = row % out_h;
+    const int64_t od = (row / out_h) % out_d;
+    const Group group = group_of(plan, row / out_h / out_d);
+    const int64_t planes = group.planes;
+    const int64_t chunk = plan.chunk_columns * plan.group_planes / planes;
+    double* sums = workspace;
+    const Window wd = output_window(plan, 0, od);
+    const Window wh = output_window(plan, 1, oh);
+    const int64_t count_dh = wd.count() * wh.count();
+    for (int64_t o0 = 0; o0 < out_w; o0 += chunk) {
+      const int64_t o1 = std::min(out_w, o0 + chunk);
+      std::fill(sums, sums + (o1 - o0) * planes, 0.0);
+      const int64_t column_begin = window_begin(o0, in_w, out_w);
+      const int64_t column_end = window_end(o1 - 1, in_w, out_w);
+      for (int64_t d = wd.begin; d < wd.end; ++d) {
+        for (int64_t h = wh.begin; h < wh.end; ++h) {
+          const T* line = x + group.source_offset + d * xs[2] + h * xs[3];
+          // SumInput asks for the windows of o0, o0 + 1, ... in order.
+          WindowWalker walker(o0, in_w, out_w);
+          SumInput<T>(sums, line, next_window(walker), o1 - o0, column_begin, column_end, planes,
+                      xs[4], xs[1]);
+        }
+      }
+      T* out = y + group.destination_offset + od * ys[2] + oh * ys[3] + o0 * ys[4];
+      WindowWalker walker(o0, in_w, out_w);
+      const auto window_w = next_window(walker);
+      drain_tile(out, sums, o1 - o0, ys[4], planes, ys[1],
+                 [&](int64_t) { return static_cast<double>(count_dh * window_w(0).count()); });
+    }
+  }
 }
 
 // to[j * plane_stride + w * column_stride] = from[...] for j < planes, w < columns.
@@ -193,6 +216,22 @@ void backward_rows(const PlanData& plan, const void* source, void* destination, 
   const int64_t in_h = plan.in_sizes[1];
   const int64_t in_w = plan.in_sizes[2];
   const auto inverse_w = [&](int64_t w) { return inverse_window(plan, 2, w); };
+  if (plan.source_bytes.empty()) {
+    // An empty grad_output feeds nothing: grad_input is zero. Its sizes and
+    // strides are never used, so no pointer is formed from them.
+    for (int64_t row = first; row < last; ++row) {
+      const int64_t h = row % in_h;
+      const int64_t d = (row / in_h) % in_d;
+      const int64_t group = row / in_h / in_d;
+      const int64_t n = group / plan.groups_per_batch;
+      const int64_t c = (group % plan.groups_per_batch) * plan.group_planes;
+      T* base = dx + n * xs[0] + c * xs[1] + d * xs[2] + h * xs[3];
+      for (int64_t j = 0; j < std::min(plan.group_planes, plan.channels - c); ++j) {
+        for (int64_t w = 0; w < in_w; ++w) base[j * xs[1] + w * xs[4]] = T{};
+      }
+    }
+    return;
+  }
   for (int64_t row = first; row < last; ++row) {
     const int64_t h = row % in_h;
     const int64_t d = (row / in_h) % in_d;
@@ -240,14 +279,7 @@ void backward_rows(const PlanData& plan, const void* source, void* destination, 
             }
             // The inverse windows of w0, w0 + 1, ...: SumWindows asks for them in order.
             WindowWalker walker(w0, plan.out_sizes[2], in_w);
-            SumWindows(
-                sums, shares,
-                [&](int64_t) {
-                  const Window cells = walker.window();
-                  walker.next();
-                  return cells;
-                },
-                w1 - w0, o0, o1, planes);
+            SumWindows(sums, shares, next_window(walker), w1 - w0, o0, o1, planes);
           }
         }
       }

@@ -179,7 +179,10 @@ constexpr bool kGatherable = std::is_same_v<T, float> || std::is_same_v<T, doubl
 template <class T>
 HWY_INLINE bool CanGather(int64_t plane_stride) {
   const auto lanes = static_cast<int64_t>(hn::Lanes(D64()));
-  return kGatherable<T> && kVectorDemote && std::abs(plane_stride) * lanes <= INT32_MAX;
+  // Divided, not multiplied: the stride of a size-1 channel dimension may be
+  // anything up to INT64_MAX (found by fuzz_plan).
+  const int64_t limit = INT32_MAX / lanes;
+  return kGatherable<T> && kVectorDemote && plane_stride >= -limit && plane_stride <= limit;
 }
 
 // Offsets of N consecutive planes, in the index type GatherIndex takes for T.
@@ -309,16 +312,13 @@ HWY_INLINE void SumWindows(double* HWY_RESTRICT sums, const double* HWY_RESTRICT
 
 // The forward sums straight from the input, without a tile: contiguous
 // planes (channels-last) as vector loads, others as hardware gathers.
-template <class T>
-HWY_INLINE void SumInput(double* HWY_RESTRICT sums, const void* source,
-                         const Window* HWY_RESTRICT windows, int64_t cells, int64_t planes,
+template <class T, class WindowOf>
+HWY_INLINE void SumInput(double* HWY_RESTRICT sums, const void* source, const WindowOf& window_of,
+                         int64_t cells, int64_t column_begin, int64_t column_end, int64_t planes,
                          int64_t column_stride, int64_t plane_stride) {
   const T* x = static_cast<const T*>(source);
   const D64 d64;
   const auto lanes = static_cast<int64_t>(hn::Lanes(d64));
-  const int64_t column_begin = windows[0].begin;
-  const int64_t column_end = windows[cells - 1].end;
-  const auto window_of = [&](int64_t i) { return windows[i]; };
   const auto scalar = [&](int64_t w, int64_t j) {
     return LoadScalar(x + w * column_stride + j * plane_stride);
   };

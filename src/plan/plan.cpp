@@ -232,7 +232,10 @@ PlanData make_plan(Direction direction, DType dtype, int spatial_dims, const Lay
   plan.group_planes = std::clamp<int64_t>(
       plan.channels, 1, channels_contiguous ? kContiguousGroupPlanes : kGatheredGroupPlanes);
   if (plan.group_planes >= 8) plan.group_planes -= plan.group_planes % 8;
-  plan.groups_per_batch = (plan.channels + plan.group_planes - 1) / plan.group_planes;
+  // Rounded up without channels + group_planes - 1, which overflows for the
+  // channel counts near 2^63 that an empty batch allows.
+  plan.groups_per_batch =
+      plan.channels / plan.group_planes + (plan.channels % plan.group_planes != 0 ? 1 : 0);
   // No longer than the longest row: small shapes get a small workspace.
   plan.chunk_columns =
       std::clamp<int64_t>(std::max(plan.in_sizes[2], plan.out_sizes[2]), 1,
@@ -255,10 +258,7 @@ PlanData make_plan(Direction direction, DType dtype, int spatial_dims, const Lay
                    plan.in_sizes[d], " to ", plan.out_sizes[d],
                    " overflows int64 window arithmetic (in * out > 2^63 - 1)");
     }
-    if (forward) {
-      plan.windows[d] = windows(plan.in_sizes[d], plan.out_sizes[d]);
-      continue;
-    }
+    if (forward) continue;  // forward steps through its windows (WindowWalker)
     if (reads && plan.in_sizes[d] <= kMaxTableEntries) {
       plan.inverse[d] = inverse_windows(plan.in_sizes[d], plan.out_sizes[d]);
     }

@@ -49,8 +49,7 @@ struct PlanData {
   std::array<int64_t, 5> source_strides{};
   std::array<int64_t, 5> destination_strides{};
 
-  // Forward: windows[d][o], the input range of output cell o along D, H or W.
-  std::array<std::vector<Window>, 3> windows;
+  // Forward keeps no tables: it steps through its windows in order.
   // Backward: inverse[d][i], the output cells whose windows hold input cell
   // i, and counts[d][o], the size of output cell o's window. Only for
   // dimensions up to kMaxTableEntries: grad_output may be a broadcast view of

@@ -101,6 +101,38 @@ TEST(Errors, EmptyChannelsAreAcceptedWherePyTorchAcceptsThem) {
   }
 }
 
+// Found by fuzz_plan: an empty batch lets the channel count be anything up to
+// INT64_MAX (there are no elements to count), and planning it once overflowed
+// while rounding the channels up to whole plane groups.
+TEST(Errors, EmptyBatchWithChannelsNearInt64Max) {
+  for (const int64_t channels : {INT64_MAX, INT64_MAX - 1, INT64_MAX - 7}) {
+    Layout input;
+    input.rank = 3;
+    input.sizes = {0, channels, 7, 0, 0};
+    input.strides = {1, 1, 1, 0, 0};
+    Layout output = input;
+    output.sizes[2] = 3;
+    const Plan forward = Plan::forward(DType::f32, 1, input, output);
+    forward.run(kPoison, kPoisonOut);
+    const Plan backward = Plan::backward(DType::f32, 1, output, input);
+    backward.run(kPoison, kPoisonOut);
+  }
+}
+
+// Found by fuzz_plan: the stride of a size-1 dimension is never multiplied
+// by an index, so any value is valid, and the gather check once overflowed
+// multiplying it by the vector length.
+TEST(Errors, HugeStrideOfASizeOneChannelDimension) {
+  for (const int64_t stride : {INT64_MAX, INT64_MIN, INT64_MAX / 2}) {
+    Layout input = contiguous({1, 1, 4});
+    input.strides[1] = stride;
+    const std::vector<double> x = {1, 2, 3, 4};
+    std::vector<double> y(2);
+    adaptive_avg_pool(DType::f64, 1, input, x.data(), contiguous({1, 1, 2}), y.data());
+    EXPECT_EQ(y, (std::vector<double>{1.5, 3.5}));
+  }
+}
+
 TEST(Errors, OutputSizeOfWrongLength) {
   expect_error(
       [] {
@@ -293,6 +325,38 @@ TEST(Errors, RejectedPlansNeverTouchMemory) {
                           contiguous({2, 3, 2, 2}), kPoisonOut);
       },
       ErrorCode::overlap, {});
+}
+
+}  // namespace
+}  // namespace adapool
+
+namespace adapool {
+namespace {
+
+// Found by fuzz_plan: forward planning kept a table of every output window,
+// 32 GiB for an output width of 2^31; it now steps through windows in order.
+TEST(Hostile, ForwardPlanOfAHugeOutputAllocatesNoTable) {
+  const Plan plan = Plan::forward(DType::f32, 1, Layout::contiguous(std::vector<int64_t>{2, 2, 1}),
+                                  Layout::contiguous(std::vector<int64_t>{2, 2, int64_t{1} << 31}));
+  EXPECT_EQ(plan.threads(), 1);
+}
+
+// Found by fuzz_plan: backward from an empty grad_output walked its pooled
+// sizes (seconds near 2^31) and formed pointers from its unused strides
+// (pointer overflow near 2^63). The gradient is zero, written at once.
+TEST(Hostile, BackwardFromAnEmptyGradientWritesZerosAndReadsNothing) {
+  Layout gradient = Layout::contiguous(std::vector<int64_t>{4, 4, 9, (int64_t{1} << 31) + 1, 0});
+  std::vector<float> dx(4 * 4 * 3 * 5 * 3, 1.0f);
+  adaptive_avg_pool_backward(DType::f32, 3, gradient, nullptr,
+                             Layout::contiguous(std::vector<int64_t>{4, 4, 3, 5, 3}), dx.data());
+  for (float v : dx) ASSERT_EQ(v, 0.0f);
+
+  Layout far = Layout::contiguous(std::vector<int64_t>{2, 0});
+  far.strides = {INT64_MAX - 1, 0, 0, 0, 0};
+  std::vector<double> dx2(10, 1.0);
+  adaptive_avg_pool_backward(DType::f64, 1, far, nullptr,
+                             Layout::contiguous(std::vector<int64_t>{2, 5}), dx2.data());
+  for (double v : dx2) ASSERT_EQ(v, 0.0);
 }
 
 }  // namespace
