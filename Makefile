@@ -5,7 +5,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release -DADAPOOL_WERROR=ON
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 PYTHON_SOURCES := $(shell find python src include -type f) CMakeLists.txt pyproject.toml
-SOURCES := $(shell find $(wildcard include src test examples tools python) -name '*.[ch]' -o -name '*.[ch]pp')
+SOURCES := $(shell find $(wildcard include src test examples tools python fuzz) -name '*.[ch]' -o -name '*.[ch]pp')
 MAKEFLAGS += --no-print-directory
 
 .PHONY: all deps build test test-cpp test-sanitizers test-python python demo format format-check clean
@@ -21,7 +21,7 @@ build: deps
 
 # Every test: formatting, the C++ suite (GoogleTest through ctest), then the
 # Python package and its PyTorch parity tests (pytest) in a fresh virtualenv.
-test: format-check test-cpp test-sanitizers test-python
+test: format-check test-cpp test-sanitizers test-fuzz test-python
 
 test-cpp: build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
@@ -40,6 +40,52 @@ test-sanitizers: deps
 	cmake --build $(BUILD)-tsan -j$(JOBS) --target adapool_tests
 	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir $(BUILD)-tsan --output-on-failure -j$(JOBS) \
 	  -R 'Determinism|Pooling|Targets|CApi'
+
+# Fuzzing (issue 7): the libFuzzer targets of fuzz/, built with clang++ under
+# ASan+UBSan in $(BUILD)-fuzz. Each starts from its seeds in fuzz/corpus/<target>
+# (only read); what it learns goes to $(BUILD)-fuzz/corpus/<target>, crash
+# inputs to $(BUILD)-fuzz/artifacts/. Reproduce one with
+#   $(BUILD)-fuzz/fuzz/<target> $(BUILD)-fuzz/artifacts/crash-...
+# `make test-fuzz`: FUZZ_RUNS inputs per target from a fresh corpus and a fixed
+# seed, part of `make test`. `make fuzz`: FUZZ_SECONDS per target, keeping the
+# corpus between runs, e.g. make fuzz FUZZ_SECONDS=600.
+FUZZ_BUILD ?= $(BUILD)-fuzz
+FUZZ_TARGETS := fuzz_npy fuzz_png fuzz_sizes fuzz_plan
+FUZZ_RUNS ?= 20000
+FUZZ_SECONDS ?= 60
+FUZZ_ENV := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+FUZZ_FLAGS := -max_len=4096 -timeout=10 -rss_limit_mb=2048 -artifact_prefix=$(FUZZ_BUILD)/artifacts/
+
+.PHONY: fuzz fuzz-build test-fuzz
+
+fuzz-build: deps
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+	  -DADAPOOL_SANITIZE=address,undefined -DADAPOOL_BUILD_FUZZERS=ON \
+	  -DADAPOOL_BUILD_TESTS=OFF -DADAPOOL_BUILD_EXAMPLES=OFF -DADAPOOL_INSTALL=OFF
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzzers
+
+test-fuzz: fuzz-build
+	@mkdir -p $(FUZZ_BUILD)/artifacts
+	@for target in $(FUZZ_TARGETS); do \
+	  rm -rf $(FUZZ_BUILD)/test-corpus/$$target && mkdir -p $(FUZZ_BUILD)/test-corpus/$$target; \
+	  echo "$$target: $(FUZZ_RUNS) runs"; \
+	  $(FUZZ_ENV) $(FUZZ_BUILD)/fuzz/$$target $(FUZZ_FLAGS) -seed=1 -runs=$(FUZZ_RUNS) \
+	    -print_final_stats=1 $(FUZZ_BUILD)/test-corpus/$$target fuzz/corpus/$$target \
+	    2>$(FUZZ_BUILD)/$$target.log || { tail -n 60 $(FUZZ_BUILD)/$$target.log; exit 1; }; \
+	  grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' $(FUZZ_BUILD)/$$target.log; \
+	done
+
+fuzz: fuzz-build
+	@mkdir -p $(FUZZ_BUILD)/artifacts
+	@for target in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$target; \
+	  echo "$$target: $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_ENV) $(FUZZ_BUILD)/fuzz/$$target $(FUZZ_FLAGS) -max_total_time=$(FUZZ_SECONDS) \
+	    -print_final_stats=1 $(FUZZ_BUILD)/corpus/$$target fuzz/corpus/$$target \
+	    2>$(FUZZ_BUILD)/$$target.log || { tail -n 60 $(FUZZ_BUILD)/$$target.log; exit 1; }; \
+	  grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' $(FUZZ_BUILD)/$$target.log; \
+	done
 
 test-python: python
 	$(PYTHON) -m pytest -q test/python

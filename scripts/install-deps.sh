@@ -3,7 +3,7 @@
 # so a fresh machine needs nothing by hand. Safe to run again.
 set -euo pipefail
 
-packages=(cmake g++ make pkg-config clang-format libgtest-dev libgmock-dev libhwy-dev libcli11-dev libpng-dev libexpat1-dev)
+packages=(cmake g++ make pkg-config clang-format libgtest-dev libgmock-dev libhwy-dev libcli11-dev libpng-dev libexpat1-dev clang libclang-rt-dev)
 # The Python package's virtual environment needs venv and pip.
 if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
   packages+=(python3 python3-venv python3-pip python3-dev)
