@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <array>
+#include "check.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -17,16 +19,14 @@
 
 namespace {
 
+using adapool::fuzz::check;
+
 constexpr int64_t kMaxRunBytes = int64_t{1} << 20;
 // Elements of work a run may touch, so one input cannot take seconds.
 constexpr int64_t kMaxRunElements = int64_t{1} << 16;
 // A bound on a run's additions (window overlap can make them far more than
 // the elements), so one input cannot take seconds.
 constexpr int64_t kMaxRunWork = int64_t{1} << 22;
-
-void check(bool condition) {
-  if (!condition) std::abort();
-}
 
 // Any status a call returns must be one the header names, and a failure
 // must leave a message.

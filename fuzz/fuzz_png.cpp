@@ -4,18 +4,14 @@
 #include "io/png_codec.hpp"
 #include "io/tool_error.hpp"
 
+#include "check.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <span>
 
-namespace {
-
-void check(bool condition) {
-  if (!condition) std::abort();
-}
-
-}  // namespace
+using adapool::fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(data), size);

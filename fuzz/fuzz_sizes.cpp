@@ -4,6 +4,8 @@
 #include "io/size_list.hpp"
 #include "io/tool_error.hpp"
 
+#include "check.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -11,13 +13,11 @@
 
 namespace {
 
+using adapool::fuzz::check;
+
 using adapool::tools::kMaxSize;
 using adapool::tools::SizeListRules;
 using adapool::tools::ToolError;
-
-void check(bool condition) {
-  if (!condition) std::abort();
-}
 
 void check_list(std::string_view text, const SizeListRules& rules) {
   try {
