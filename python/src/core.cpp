@@ -9,8 +9,6 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
-#include <thread>
-
 namespace nb = nanobind;
 
 namespace {
@@ -70,14 +68,6 @@ NB_MODULE(_core, m) {
         "addresses with sizes and strides in elements. The GIL is released while it runs.");
 
   m.def(
-      "output_shape",
-      [](const std::vector<int64_t>& input_sizes, int spatial_dims,
-         const std::vector<std::optional<int64_t>>& output_size) {
-        return adapool::output_shape(input_sizes, spatial_dims, output_size);
-      },
-      nb::arg("input_sizes"), nb::arg("spatial_dims"), nb::arg("output_size"));
-
-  m.def(
       "is_channels_last",
       [](const std::vector<int64_t>& sizes, const std::vector<int64_t>& strides, int spatial_dims) {
         return adapool::is_channels_last(to_layout(sizes, strides), spatial_dims);
@@ -112,6 +102,4 @@ NB_MODULE(_core, m) {
         return std::pair{pool->kernel, pool->stride};
       },
       nb::arg("in_size"), nb::arg("out_size"));
-
-  m.def("hardware_threads", [] { return std::max(1u, std::thread::hardware_concurrency()); });
 }

@@ -263,8 +263,9 @@ PlanData make_plan(Direction direction, DType dtype, int spatial_dims, const Lay
       plan.inverse[d] = inverse_windows(plan.in_sizes[d], plan.out_sizes[d]);
     }
     if (reads && plan.out_sizes[d] <= kMaxTableEntries) {
-      for (const Window& cell : windows(plan.in_sizes[d], plan.out_sizes[d])) {
-        plan.counts[d].push_back(cell.count());
+      plan.counts[d].resize(static_cast<size_t>(plan.out_sizes[d]));
+      for (int64_t o = 0; o < plan.out_sizes[d]; ++o) {
+        plan.counts[d][o] = window_count(o, plan.in_sizes[d], plan.out_sizes[d]);
       }
     }
   }
