@@ -172,6 +172,51 @@ adapool_status adapool_plan_run(const adapool_plan* plan, const void* source, vo
   });
 }
 
+adapool_status adapool_plan_max_forward(adapool_dtype dtype, int spatial_dims,
+                                        const adapool_layout* input, const adapool_layout* output,
+                                        const adapool_layout* indices, int threads,
+                                        adapool_plan** plan) {
+  return guarded([&] {
+    require(plan, "plan");
+    *plan = nullptr;
+    std::optional<adapool::Layout> indices_layout;
+    if (indices != nullptr) indices_layout = to_layout(indices, "indices");
+    *plan = new adapool_plan{adapool::Plan::max_forward(
+        static_cast<adapool::DType>(dtype), spatial_dims, to_layout(input, "input"),
+        to_layout(output, "output"), indices_layout, to_options(threads))};
+  });
+}
+
+adapool_status adapool_plan_max_backward(adapool_dtype dtype, int spatial_dims,
+                                         const adapool_layout* grad_output,
+                                         const adapool_layout* indices,
+                                         const adapool_layout* grad_input, int threads,
+                                         adapool_plan** plan) {
+  return guarded([&] {
+    require(plan, "plan");
+    *plan = nullptr;
+    *plan = new adapool_plan{adapool::Plan::max_backward(
+        static_cast<adapool::DType>(dtype), spatial_dims, to_layout(grad_output, "grad_output"),
+        to_layout(indices, "indices"), to_layout(grad_input, "grad_input"), to_options(threads))};
+  });
+}
+
+adapool_status adapool_plan_run_max_forward(const adapool_plan* plan, const void* x, void* y,
+                                            int64_t* indices) {
+  return guarded([&] {
+    require(plan, "plan");
+    plan->plan.run(x, y, indices);
+  });
+}
+
+adapool_status adapool_plan_run_max_backward(const adapool_plan* plan, const void* dy,
+                                             const int64_t* indices, void* dx) {
+  return guarded([&] {
+    require(plan, "plan");
+    plan->plan.run(dy, indices, dx);
+  });
+}
+
 void adapool_plan_destroy(adapool_plan* plan) { delete plan; }
 
 adapool_status adapool_forward(adapool_dtype dtype, int spatial_dims, const adapool_layout* input,

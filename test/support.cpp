@@ -175,6 +175,16 @@ void Strided::set(int64_t linear, double value) {
   }
 }
 
+int64_t Strided::get_index(int64_t linear) const {
+  int64_t v;
+  std::memcpy(&v, static_cast<const int64_t*>(data()) + offset_of(linear), sizeof v);
+  return v;
+}
+
+void Strided::set_index(int64_t linear, int64_t value) {
+  std::memcpy(static_cast<int64_t*>(data()) + offset_of(linear), &value, sizeof value);
+}
+
 Dense Strided::read() const {
   Dense result(std::vector<int64_t>(layout_.sizes.begin(), layout_.sizes.begin() + layout_.rank));
   for (size_t i = 0; i < result.values.size(); ++i) result.values[i] = get(static_cast<int64_t>(i));
@@ -231,6 +241,7 @@ int64_t end_of(int64_t o, int64_t in, int64_t out) { return ((o + 1) * in + out 
 struct Split {
   int64_t planes = 1;
   int64_t size[3] = {1, 1, 1};
+  int64_t plane = 1;  // cells per plane
 };
 
 Split split(const std::vector<int64_t>& shape, int spatial_dims) {
@@ -238,6 +249,7 @@ Split split(const std::vector<int64_t>& shape, int spatial_dims) {
   const size_t leading = shape.size() - static_cast<size_t>(spatial_dims);
   for (size_t d = 0; d < leading; ++d) result.planes *= shape[d];
   for (int d = 0; d < spatial_dims; ++d) result.size[3 - spatial_dims + d] = shape[leading + d];
+  result.plane = result.size[0] * result.size[1] * result.size[2];
   return result;
 }
 
@@ -274,6 +286,67 @@ Dense reference_forward(const Dense& x, int spatial_dims, const std::vector<int6
     }
   }
   return y;
+}
+
+MaxResult reference_max_forward(const Dense& x, int spatial_dims,
+                                const std::vector<int64_t>& out_shape) {
+  MaxResult result{Dense(out_shape), Dense(out_shape)};
+  const Split in = split(x.shape, spatial_dims);
+  const Split out = split(out_shape, spatial_dims);
+  for (int64_t p = 0; p < in.planes; ++p) {
+    for (int64_t od = 0; od < out.size[0]; ++od) {
+      for (int64_t oh = 0; oh < out.size[1]; ++oh) {
+        for (int64_t ow = 0; ow < out.size[2]; ++ow) {
+          const int64_t d0 = begin_of(od, in.size[0], out.size[0]);
+          const int64_t h0 = begin_of(oh, in.size[1], out.size[1]);
+          const int64_t w0 = begin_of(ow, in.size[2], out.size[2]);
+          // Collect the window in row-major order, then pick.
+          std::vector<std::pair<double, int64_t>> cells;
+          for (int64_t d = d0; d < end_of(od, in.size[0], out.size[0]); ++d) {
+            for (int64_t h = h0; h < end_of(oh, in.size[1], out.size[1]); ++h) {
+              for (int64_t w = w0; w < end_of(ow, in.size[2], out.size[2]); ++w) {
+                const int64_t flat = (d * in.size[1] + h) * in.size[2] + w;
+                cells.emplace_back(x.values[static_cast<size_t>(p * in.plane + flat)], flat);
+              }
+            }
+          }
+          std::pair<double, int64_t> pick = cells.front();
+          bool nan = false;
+          for (const auto& cell : cells) {
+            if (std::isnan(cell.first)) {
+              pick = cell;  // the last NaN
+              nan = true;
+            } else if (!nan && cell.first > pick.first) {
+              pick = cell;  // the first maximum
+            }
+          }
+          const auto o =
+              static_cast<size_t>(p * out.plane + (od * out.size[1] + oh) * out.size[2] + ow);
+          result.values.values[o] = pick.first;
+          result.indices.values[o] = static_cast<double>(pick.second);
+        }
+      }
+    }
+  }
+  return result;
+}
+
+Dense reference_max_backward(const Dense& dy, const Dense& indices, int spatial_dims,
+                             const std::vector<int64_t>& in_shape, DType dtype) {
+  Dense dx(in_shape);
+  const Split in = split(in_shape, spatial_dims);
+  const Split out = split(dy.shape, spatial_dims);
+  for (int64_t p = 0; p < in.planes; ++p) {
+    for (int64_t o = 0; o < out.plane; ++o) {
+      const auto at = static_cast<size_t>(p * out.plane + o);
+      double& cell =
+          dx.values[static_cast<size_t>(p * in.plane + static_cast<int64_t>(indices.values[at]))];
+      cell = dtype == DType::f64
+                 ? cell + dy.values[at]
+                 : round_to(dtype, static_cast<float>(cell) + static_cast<float>(dy.values[at]));
+    }
+  }
+  return dx;
 }
 
 Dense reference_backward(const Dense& dy, int spatial_dims, const std::vector<int64_t>& in_shape) {
@@ -391,6 +464,83 @@ std::string check(const Case& c, std::mt19937_64& rng) {
   problem = compare(dx.read(), reference_backward(dy.read(), c.spatial_dims, c.in_shape), c.dtype);
   if (!problem.empty()) return "backward: " + problem;
   if (!dx.outside_untouched()) return "backward wrote outside the grad_input view";
+  return "";
+}
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Few distinct values, so windows have ties, and some NaN and -inf.
+void fill_with_ties(Strided& x, std::mt19937_64& rng) {
+  std::uniform_int_distribution<int> pick(0, 19);
+  const Dense shape_only = x.read();
+  for (size_t i = 0; i < shape_only.values.size(); ++i) {
+    const int r = pick(rng);
+    const double value = r == 0 ? kNaN : r == 1 ? -kInf : 0.5 * (r % 5);
+    x.set(static_cast<int64_t>(i), value);
+  }
+}
+
+bool same(double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); }
+
+// "" or the first difference between max pooling results.
+std::string compare_exact(const Dense& got, const Dense& expected) {
+  for (size_t i = 0; i < got.values.size(); ++i) {
+    if (!same(got.values[i], expected.values[i])) {
+      return "element " + std::to_string(i) + ": got " + std::to_string(got.values[i]) +
+             ", expected " + std::to_string(expected.values[i]);
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string check_max(const Case& c, std::mt19937_64& rng) {
+  Strided x(c.in_shape, c.in_layout, c.spatial_dims, c.dtype);
+  fill_with_ties(x, rng);
+  const Dense input = x.read();  // what the (maybe broadcast) view holds
+  const MaxResult expected = reference_max_forward(input, c.spatial_dims, c.out_shape);
+  const Options options = options_for(c.threads);
+
+  Strided y(c.out_shape, c.out_layout, c.spatial_dims, c.dtype);
+  Strided indices(c.out_shape, c.out_layout, c.spatial_dims, DType::f64);
+  adaptive_max_pool(c.dtype, c.spatial_dims, x.layout(), x.data(), y.layout(), y.data(),
+                    &indices.layout(), indices.index_data(), options);
+  if (auto error = compare_exact(y.read(), expected.values); !error.empty()) {
+    return "values: " + error;
+  }
+  const int64_t outputs = static_cast<int64_t>(expected.indices.values.size());
+  for (int64_t o = 0; o < outputs; ++o) {
+    if (indices.get_index(o) != static_cast<int64_t>(expected.indices.values[o])) {
+      return "index " + std::to_string(o) + ": got " + std::to_string(indices.get_index(o)) +
+             ", expected " + std::to_string(static_cast<int64_t>(expected.indices.values[o]));
+    }
+  }
+  if (!y.outside_untouched() || !indices.outside_untouched()) return "wrote outside the output";
+
+  // Values only: the same maxima.
+  Strided values_only(c.out_shape, c.out_layout, c.spatial_dims, c.dtype);
+  adaptive_max_pool(c.dtype, c.spatial_dims, x.layout(), x.data(), values_only.layout(),
+                    values_only.data(), nullptr, nullptr, options);
+  if (auto error = compare_exact(values_only.read(), expected.values); !error.empty()) {
+    return "values without indices: " + error;
+  }
+
+  Strided dy(c.out_shape, c.out_layout, c.spatial_dims, c.dtype);
+  dy.fill_random(rng);
+  Strided dx(c.in_shape, c.in_layout == LayoutKind::expanded ? LayoutKind::contiguous : c.in_layout,
+             c.spatial_dims, c.dtype);
+  adaptive_max_pool_backward(c.dtype, c.spatial_dims, dy.layout(), dy.data(), indices.layout(),
+                             indices.index_data(), dx.layout(), dx.data(), options);
+  const Dense expected_dx =
+      reference_max_backward(dy.read(), expected.indices, c.spatial_dims, c.in_shape, c.dtype);
+  if (auto error = compare_exact(dx.read(), expected_dx); !error.empty()) {
+    return "backward: " + error;
+  }
+  if (!dx.outside_untouched()) return "backward wrote outside grad_input";
   return "";
 }
 

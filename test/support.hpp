@@ -47,6 +47,11 @@ class Strided {
   // Element `linear` (row-major logical order) as double, or stored from double.
   double get(int64_t linear) const;
   void set(int64_t linear, double value);
+  // Max pooling's int64 indices live in a Strided of DType::f64 (8-byte
+  // elements): element `linear` read and written as int64.
+  int64_t get_index(int64_t linear) const;
+  void set_index(int64_t linear, int64_t value);
+  int64_t* index_data() { return static_cast<int64_t*>(data()); }
   Dense read() const;
   void write(const Dense& values);
   void fill_random(std::mt19937_64& rng);
@@ -66,6 +71,19 @@ double round_to(DType dtype, double value);
 
 Dense reference_forward(const Dense& x, int spatial_dims, const std::vector<int64_t>& out_shape);
 Dense reference_backward(const Dense& dy, int spatial_dims, const std::vector<int64_t>& in_shape);
+
+// Adaptive max pooling the textbook way: values and flat plane indices
+// (as doubles) of the last NaN, else the first maximum, of every window.
+struct MaxResult {
+  Dense values;
+  Dense indices;
+};
+MaxResult reference_max_forward(const Dense& x, int spatial_dims,
+                                const std::vector<int64_t>& out_shape);
+// grad_input: every output's gradient added at its index, in output order,
+// rounding to dtype after each addition (PyTorch's scatter).
+Dense reference_max_backward(const Dense& dy, const Dense& indices, int spatial_dims,
+                             const std::vector<int64_t>& in_shape, DType dtype);
 
 // "" when `got` matches `expected` (rounded to dtype) within one unit in the
 // last place of dtype; otherwise a description of the first mismatch.
@@ -88,5 +106,10 @@ struct Case {
 // Runs forward and backward for one case on fresh random data; returns ""
 // or what went wrong (mismatch, or a write outside the destination view).
 std::string check(const Case& c, std::mt19937_64& rng);
+
+// Max pooling forward (with and without indices, on inputs full of ties,
+// NaN and -inf) and backward from its indices, exactly against the
+// reference; "" or what went wrong.
+std::string check_max(const Case& c, std::mt19937_64& rng);
 
 }  // namespace adapool::testing

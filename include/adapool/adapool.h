@@ -1,4 +1,4 @@
-/* adapool C API: adaptive average pooling exactly as PyTorch computes it.
+/* adapool C API: adaptive average and max pooling exactly as PyTorch computes them.
  *
  * Every function returns a status code and never lets a C++ exception escape.
  * After a failure, adapool_last_error() gives a message (per thread) that names
@@ -83,6 +83,8 @@ adapool_status adapool_plan_backward(adapool_dtype dtype, int spatial_dims,
                                      const adapool_layout* grad_output,
                                      const adapool_layout* grad_input, int threads,
                                      adapool_plan** plan);
+/* Runs an average pooling plan, or a max pooling forward planned without
+ * indices. */
 adapool_status adapool_plan_run(const adapool_plan* plan, const void* source, void* destination);
 void adapool_plan_destroy(adapool_plan* plan);
 
@@ -92,6 +94,28 @@ adapool_status adapool_forward(adapool_dtype dtype, int spatial_dims, const adap
 adapool_status adapool_backward(adapool_dtype dtype, int spatial_dims,
                                 const adapool_layout* grad_output, const void* dy,
                                 const adapool_layout* grad_input, void* dx, int threads);
+
+/* Max pooling: output = adaptive_max_pool(input) (a NaN in a window wins,
+ * the last one; otherwise the first maximum), and the int64 indices of the
+ * maxima, flat within the input's pooled plane ((d * H + h) * W + w), when
+ * `indices` (the output's shape, any strides) is not NULL. */
+adapool_status adapool_plan_max_forward(adapool_dtype dtype, int spatial_dims,
+                                        const adapool_layout* input, const adapool_layout* output,
+                                        const adapool_layout* indices, int threads,
+                                        adapool_plan** plan);
+/* grad_input of max pooling from grad_output and the forward's indices
+ * (grad_output's shape); every index must lie in its output cell's window. */
+adapool_status adapool_plan_max_backward(adapool_dtype dtype, int spatial_dims,
+                                         const adapool_layout* grad_output,
+                                         const adapool_layout* indices,
+                                         const adapool_layout* grad_input, int threads,
+                                         adapool_plan** plan);
+/* Runs a max pooling forward planned with indices: writes y and indices. */
+adapool_status adapool_plan_run_max_forward(const adapool_plan* plan, const void* x, void* y,
+                                            int64_t* indices);
+/* Runs a max pooling backward: reads dy and indices, writes dx. */
+adapool_status adapool_plan_run_max_backward(const adapool_plan* plan, const void* dy,
+                                             const int64_t* indices, void* dx);
 
 /* The windows of one dimension: begins[o], ends[o] for o < out. */
 adapool_status adapool_windows(int64_t in, int64_t out, int64_t* begins, int64_t* ends);

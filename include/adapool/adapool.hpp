@@ -1,4 +1,4 @@
-// adapool: adaptive average pooling exactly as PyTorch computes it.
+// adapool: adaptive average and max pooling exactly as PyTorch computes them.
 //
 // Plan once, run many: a Plan holds everything that depends only on shapes,
 // strides, dtype and thread count (window tables, divisors, the work split);
@@ -90,6 +90,12 @@ Layout output_layout_like(const Layout& input, int spatial_dims,
 
 enum class Direction { forward, backward };
 
+// What a window reduces to: its mean (AdaptiveAvgPool) or its maximum
+// (AdaptiveMaxPool: a NaN in the window wins, the last one in row-major
+// order; otherwise the first maximum; indices are flat positions within the
+// input's pooled plane, d * H * W + h * W + w, as int64).
+enum class Reduction { average, max };
+
 struct Options {
   // 0: every hardware thread. Clamped to the work available; results are
   // bitwise identical for every count.
@@ -100,6 +106,7 @@ struct Options {
 };
 
 struct PlanData;  // defined in src/plan/plan.hpp
+struct Buffers;   // likewise
 
 class Plan {
  public:
@@ -111,19 +118,44 @@ class Plan {
   static Plan backward(DType dtype, int spatial_dims, const Layout& grad_output,
                        const Layout& grad_input, Options options = {});
 
+  // destination = adaptive_max_pool(source), and the int64 indices of the
+  // maxima when `indices` (the output's shape, any strides) is given.
+  static Plan max_forward(DType dtype, int spatial_dims, const Layout& input, const Layout& output,
+                          const std::optional<Layout>& indices = std::nullopt,
+                          Options options = {});
+  // grad_input = gradient of max pooling, from grad_output and the forward's
+  // indices (grad_output's shape). Each index must lie in its output cell's
+  // window, as the forward's do; grad_input is a gather over them, summed
+  // in output order in the dtype itself, as PyTorch does.
+  static Plan max_backward(DType dtype, int spatial_dims, const Layout& grad_output,
+                           const Layout& indices, const Layout& grad_input, Options options = {});
+
   // Reads `source` (input or grad_output), writes every element of
-  // `destination`. Checks pointers (null, alignment, overlap) first.
+  // `destination`. Checks pointers (null, alignment, overlap) first. For
+  // average pooling, and max pooling planned without indices.
   void run(const void* source, void* destination) const;
+  // Max pooling forward that writes the indices of the maxima.
+  void run(const void* source, void* destination, int64_t* indices) const;
+  // Max pooling backward from the forward's indices; checks every index
+  // before writing anything.
+  void run(const void* source, const int64_t* indices, void* destination) const;
 
   Direction direction() const;
+  Reduction reduction() const;
+  bool has_indices() const;
   DType dtype() const;
   int spatial_dims() const;
   int threads() const;  // the thread count a run will use
   const Layout& source() const;
   const Layout& destination() const;
+  const Layout& indices() const;  // rank 0 when the plan has none
+
+  // For the library itself: a plan around data make_plan built.
+  static Plan from(std::shared_ptr<const PlanData> data) { return Plan(std::move(data)); }
 
  private:
   explicit Plan(std::shared_ptr<const PlanData> data) : data_(std::move(data)) {}
+  void execute(const Buffers& buffers) const;
   std::shared_ptr<const PlanData> data_;
 };
 
@@ -132,6 +164,14 @@ void adaptive_avg_pool(DType dtype, int spatial_dims, const Layout& input, const
                        const Layout& output, void* y, Options options = {});
 void adaptive_avg_pool_backward(DType dtype, int spatial_dims, const Layout& grad_output,
                                 const void* dy, const Layout& grad_input, void* dx,
+                                Options options = {});
+// `indices` may be null (with no indices layout) when they are not wanted.
+void adaptive_max_pool(DType dtype, int spatial_dims, const Layout& input, const void* x,
+                       const Layout& output, void* y, const Layout* indices_layout,
+                       int64_t* indices, Options options = {});
+void adaptive_max_pool_backward(DType dtype, int spatial_dims, const Layout& grad_output,
+                                const void* dy, const Layout& indices_layout,
+                                const int64_t* indices, const Layout& grad_input, void* dx,
                                 Options options = {});
 
 }  // namespace adapool

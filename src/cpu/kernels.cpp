@@ -29,21 +29,6 @@ namespace adapool {
 namespace HWY_NAMESPACE {
 namespace {
 
-// One group of planes: which, and where its data starts.
-struct Group {
-  int64_t planes;
-  int64_t source_offset;
-  int64_t destination_offset;
-};
-
-Group group_of(const PlanData& plan, int64_t group) {
-  const int64_t n = group / plan.groups_per_batch;
-  const int64_t c = (group % plan.groups_per_batch) * plan.group_planes;
-  const auto& s = plan.source_strides;
-  const auto& t = plan.destination_strides;
-  return {std::min(plan.group_planes, plan.channels - c), n * s[0] + c * s[1], n * t[0] + c * t[1]};
-}
-
 // tile[k][plane] = data[k * column_stride + plane * plane_stride] / divisor
 // for k < columns: contiguous planes (channels-last) as vector loads, others
 // gathered.
@@ -106,10 +91,10 @@ int64_t output_count(const PlanData& plan, int d, int64_t o) {
 }
 
 template <class T>
-void forward_rows(const PlanData& plan, const void* source, void* destination, int64_t first,
-                  int64_t last, double* workspace) {
-  const T* x = static_cast<const T*>(source);
-  T* y = static_cast<T*>(destination);
+void forward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, int64_t last,
+                  double* workspace) {
+  const T* x = static_cast<const T*>(buffers.source);
+  T* y = static_cast<T*>(buffers.destination);
   const auto& xs = plan.source_strides;
   const auto& ys = plan.destination_strides;
   const int64_t out_d = plan.out_sizes[0];
@@ -206,10 +191,10 @@ void backward_plane_row(const PlanData& plan, const T* dy_plane, T* dx_row, Wind
 }
 
 template <class T>
-void backward_rows(const PlanData& plan, const void* source, void* destination, int64_t first,
-                   int64_t last, double* workspace) {
-  const T* dy = static_cast<const T*>(source);
-  T* dx = static_cast<T*>(destination);
+void backward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, int64_t last,
+                   double* workspace) {
+  const T* dy = static_cast<const T*>(buffers.source);
+  T* dx = static_cast<T*>(buffers.destination);
   const auto& gs = plan.source_strides;
   const auto& xs = plan.destination_strides;
   const int64_t in_d = plan.in_sizes[0];
@@ -292,14 +277,14 @@ void backward_rows(const PlanData& plan, const void* source, void* destination, 
 }  // namespace
 
 // One function per dtype and direction, the shape HWY_EXPORT needs.
-#define ADAPOOL_KERNELS(Name, Type)                                                               \
-  void Forward##Name(const PlanData& plan, const void* source, void* destination, int64_t first,  \
-                     int64_t last, double* workspace) {                                           \
-    forward_rows<Type>(plan, source, destination, first, last, workspace);                        \
-  }                                                                                               \
-  void Backward##Name(const PlanData& plan, const void* source, void* destination, int64_t first, \
-                      int64_t last, double* workspace) {                                          \
-    backward_rows<Type>(plan, source, destination, first, last, workspace);                       \
+#define ADAPOOL_KERNELS(Name, Type)                                                              \
+  void Forward##Name(const PlanData& plan, const Buffers& buffers, int64_t first, int64_t last,  \
+                     double* workspace) {                                                        \
+    forward_rows<Type>(plan, buffers, first, last, workspace);                                   \
+  }                                                                                              \
+  void Backward##Name(const PlanData& plan, const Buffers& buffers, int64_t first, int64_t last, \
+                      double* workspace) {                                                       \
+    backward_rows<Type>(plan, buffers, first, last, workspace);                                  \
   }
 ADAPOOL_KERNELS(F32, float)
 ADAPOOL_KERNELS(F64, double)
@@ -323,29 +308,25 @@ HWY_EXPORT(BackwardF64);
 HWY_EXPORT(BackwardF16);
 HWY_EXPORT(BackwardBF16);
 
-// The target is chosen once per call of a thread's share of rows, so the
-// microkernels inside inline into the row loops.
-#define ADAPOOL_DISPATCH(Name)                                                                 \
-  [](const PlanData& plan, const void* source, void* destination, int64_t first, int64_t last, \
-     double* workspace) {                                                                      \
-    HWY_DYNAMIC_DISPATCH(Name)(plan, source, destination, first, last, workspace);             \
-  }
-
-RowKernel select_kernel(Direction direction, DType dtype) {
+RowKernel select_kernel(Direction direction, Reduction reduction, DType dtype) {
+  if (reduction == Reduction::max) return select_max_kernel(direction, dtype);
   const bool forward = direction == Direction::forward;
   switch (dtype) {
     case DType::f32:
-      return forward ? RowKernel{ADAPOOL_DISPATCH(ForwardF32)} : ADAPOOL_DISPATCH(BackwardF32);
+      return forward ? RowKernel{ADAPOOL_ROW_DISPATCH(ForwardF32)}
+                     : ADAPOOL_ROW_DISPATCH(BackwardF32);
     case DType::f64:
-      return forward ? RowKernel{ADAPOOL_DISPATCH(ForwardF64)} : ADAPOOL_DISPATCH(BackwardF64);
+      return forward ? RowKernel{ADAPOOL_ROW_DISPATCH(ForwardF64)}
+                     : ADAPOOL_ROW_DISPATCH(BackwardF64);
     case DType::f16:
-      return forward ? RowKernel{ADAPOOL_DISPATCH(ForwardF16)} : ADAPOOL_DISPATCH(BackwardF16);
+      return forward ? RowKernel{ADAPOOL_ROW_DISPATCH(ForwardF16)}
+                     : ADAPOOL_ROW_DISPATCH(BackwardF16);
     case DType::bf16:
-      return forward ? RowKernel{ADAPOOL_DISPATCH(ForwardBF16)} : ADAPOOL_DISPATCH(BackwardBF16);
+      return forward ? RowKernel{ADAPOOL_ROW_DISPATCH(ForwardBF16)}
+                     : ADAPOOL_ROW_DISPATCH(BackwardBF16);
   }
   return nullptr;  // unreachable: make_plan validated the dtype
 }
-#undef ADAPOOL_DISPATCH
 
 }  // namespace adapool
 #endif  // HWY_ONCE

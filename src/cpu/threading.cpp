@@ -114,7 +114,7 @@ WorkerPool& pool() {
 
 }  // namespace
 
-void run_rows(const PlanData& plan, const void* source, void* destination) {
+void run_rows(const PlanData& plan, const Buffers& buffers) {
   if (plan.rows == 0) return;
   // The plan's workspace, unless another caller is running this plan now.
   std::unique_lock<std::mutex> owner(*plan.workspace.busy, std::try_to_lock);
@@ -125,7 +125,7 @@ void run_rows(const PlanData& plan, const void* source, void* destination) {
     workspace = own.data();
   }
   const std::function<void(int)> share = [&](int t) {
-    plan.kernel(plan, source, destination, plan.split[t], plan.split[t + 1],
+    plan.kernel(plan, buffers, plan.split[t], plan.split[t + 1],
                 workspace + t * plan.workspace_per_thread);
   };
   if (plan.threads > 1 && pool().run(plan.threads, share)) return;

@@ -142,9 +142,11 @@ int64_t element_count(const Layout& layout) {
   return count;
 }
 
-PlanData make_plan(Direction direction, DType dtype, int spatial_dims, const Layout& source,
-                   const Layout& destination, Options options) {
+PlanData make_plan(Direction direction, Reduction reduction, DType dtype, int spatial_dims,
+                   const Layout& source, const Layout& destination, const Layout* indices,
+                   Options options) {
   const bool forward = direction == Direction::forward;
+  const bool max = reduction == Reduction::max;
   const Names names = forward ? Names{"input", "output", "input", "output"}
                               : Names{"grad_output", "grad_input", "grad_input", "grad_output"};
   const auto dtype_value = static_cast<int>(dtype);
@@ -168,15 +170,17 @@ PlanData make_plan(Direction direction, DType dtype, int spatial_dims, const Lay
                  ", got shape ", detail::format_list(input.shape()));
   }
   const bool batched = rank == spatial_dims + 2;
-  // PyTorch's checks: 1-d and 2-d pooling need non-empty pooled dimensions
-  // only; 3-d pooling needs every dimension but the first non-empty.
-  const int first_checked = spatial_dims == 3 ? 1 : rank - spatial_dims;
+  // PyTorch's checks: 1-d and 2-d average pooling need non-empty pooled
+  // dimensions only; 3-d average pooling and all max pooling need every
+  // dimension but the first non-empty.
+  const bool all_but_first = max || spatial_dims == 3;
+  const int first_checked = all_but_first ? 1 : rank - spatial_dims;
   for (int d = first_checked; d < rank; ++d) {
     if (input.sizes[d] == 0) {
       detail::fail(ErrorCode::empty_dimension, names.input, " dimension ", d, " has size 0 (shape ",
                    detail::format_list(input.shape()), "); ",
-                   spatial_dims == 3 ? "only the first dimension may be empty in 3-d pooling"
-                                     : "the pooled dimensions must not be empty");
+                   all_but_first ? "only the first dimension may be empty"
+                                 : "the pooled dimensions must not be empty");
     }
   }
   if (output.rank != rank) {
@@ -198,6 +202,7 @@ PlanData make_plan(Direction direction, DType dtype, int spatial_dims, const Lay
   const size_t element_size = dtype_size(dtype);
   PlanData plan;
   plan.direction = direction;
+  plan.reduction = reduction;
   plan.dtype = dtype;
   plan.spatial_dims = spatial_dims;
   plan.source = source;
@@ -205,6 +210,24 @@ PlanData make_plan(Direction direction, DType dtype, int spatial_dims, const Lay
   plan.source_bytes = byte_span(source, element_size, names.source);
   plan.destination_bytes = byte_span(destination, element_size, names.destination);
   check_no_self_overlap(destination, names.destination);
+  if (indices != nullptr) {
+    if (!max) {
+      detail::fail(ErrorCode::invalid_argument, "indices are only for max pooling");
+    }
+    check_layout(*indices, "indices");
+    if (indices->shape().size() != output.shape().size() ||
+        !std::equal(indices->shape().begin(), indices->shape().end(), output.shape().begin())) {
+      detail::fail(ErrorCode::shape_mismatch, "indices shape ",
+                   detail::format_list(indices->shape()), " does not match ", names.output,
+                   " shape ", detail::format_list(output.shape()));
+    }
+    plan.has_indices = true;
+    plan.indices = *indices;
+    plan.indices_bytes = byte_span(*indices, sizeof(int64_t), "indices");
+    if (forward) check_no_self_overlap(*indices, "indices");
+  } else if (max && !forward) {
+    detail::fail(ErrorCode::invalid_argument, "max pooling backward needs the forward's indices");
+  }
 
   // Normalise to (N, C, D, H, W).
   const int pad = 3 - spatial_dims;
@@ -216,6 +239,7 @@ PlanData make_plan(Direction direction, DType dtype, int spatial_dims, const Lay
   };
   normalise(source, plan.source_strides);
   normalise(destination, plan.destination_strides);
+  if (plan.has_indices) normalise(plan.indices, plan.indices_strides);
   plan.batch = batched ? input.sizes[0] : 1;
   plan.channels = input.sizes[leading - 1];
   for (int d = 0; d < spatial_dims; ++d) {
@@ -240,7 +264,8 @@ PlanData make_plan(Direction direction, DType dtype, int spatial_dims, const Lay
   plan.chunk_columns =
       std::clamp<int64_t>(std::max(plan.in_sizes[2], plan.out_sizes[2]), 1,
                           std::max<int64_t>(1, kWorkspaceColumns / plan.group_planes));
-  plan.workspace_per_thread = 2 * plan.chunk_columns * plan.group_planes;
+  // Max pooling keeps its running maxima in registers and needs no scratch.
+  plan.workspace_per_thread = max ? 0 : 2 * plan.chunk_columns * plan.group_planes;
   const int64_t groups = plan.batch * plan.groups_per_batch;
   const auto& lines = forward ? plan.out_sizes : plan.in_sizes;
   plan.rows = groups * lines[0] * lines[1];
@@ -258,7 +283,9 @@ PlanData make_plan(Direction direction, DType dtype, int spatial_dims, const Lay
                    plan.in_sizes[d], " to ", plan.out_sizes[d],
                    " overflows int64 window arithmetic (in * out > 2^63 - 1)");
     }
-    if (forward) continue;  // forward steps through its windows (WindowWalker)
+    // Forward steps through its windows (WindowWalker); max pooling's
+    // backward reads the rule where it needs it.
+    if (forward || max) continue;
     if (reads && plan.in_sizes[d] <= kMaxTableEntries) {
       plan.inverse[d] = inverse_windows(plan.in_sizes[d], plan.out_sizes[d]);
     }
@@ -276,11 +303,62 @@ PlanData make_plan(Direction direction, DType dtype, int spatial_dims, const Lay
   for (int t = 0; t <= plan.threads; ++t) {
     plan.split[t] = (plan.rows / plan.threads) * t + std::min<int64_t>(t, plan.rows % plan.threads);
   }
-  plan.kernel = select_kernel(direction, dtype);
+  plan.kernel = select_kernel(direction, reduction, dtype);
   if (plan.rows > 0) {
     plan.workspace.values.resize(static_cast<size_t>(plan.threads * plan.workspace_per_thread));
   }
   return plan;
+}
+
+void check_max_indices(const PlanData& plan, const int64_t* indices) {
+  if (plan.rows == 0 || plan.source_bytes.empty()) return;
+  const auto& in = plan.in_sizes;
+  const auto& out = plan.out_sizes;
+  const auto& is = plan.indices_strides;
+  const int64_t plane = in[0] * in[1] * in[2];
+  for (int64_t n = 0; n < plan.batch; ++n) {
+    for (int64_t c = 0; c < plan.channels; ++c) {
+      const int64_t* base = indices + n * is[0] + c * is[1];
+      for (int64_t od = 0; od < out[0]; ++od) {
+        const Window wd{window_begin(od, in[0], out[0]), window_end(od, in[0], out[0])};
+        for (int64_t oh = 0; oh < out[1]; ++oh) {
+          const Window wh{window_begin(oh, in[1], out[1]), window_end(oh, in[1], out[1])};
+          WindowWalker walker(0, in[2], out[2]);
+          for (int64_t ow = 0; ow < out[2]; ++ow, walker.next()) {
+            const int64_t index = base[od * is[2] + oh * is[3] + ow * is[4]];
+            const Window ww = walker.window();
+            if (index >= 0 && index < plane) {
+              const int64_t d = index / (in[1] * in[2]);
+              const int64_t h = index / in[2] % in[1];
+              const int64_t w = index % in[2];
+              if (d >= wd.begin && d < wd.end && h >= wh.begin && h < wh.end && w >= ww.begin &&
+                  w < ww.end) {
+                continue;
+              }
+            }
+            const int pad = 3 - plan.spatial_dims;
+            const std::array<int64_t, 3> cell{od, oh, ow};
+            const std::array<int64_t, 3> cell_begin{wd.begin, wh.begin, ww.begin};
+            const std::array<int64_t, 3> cell_end{wd.end, wh.end, ww.end};
+            std::ostringstream where;
+            std::ostringstream window;
+            for (int d = pad; d < 3; ++d) {
+              where << (d > pad ? ", " : "") << cell[d];
+              window << (d > pad ? " x " : "") << '[' << cell_begin[d] << ", " << cell_end[d]
+                     << ')';
+            }
+            const bool batched = plan.source.rank == plan.spatial_dims + 2;
+            detail::fail(ErrorCode::invalid_argument, "indices value ", index, " at ",
+                         batched ? "batch " + std::to_string(n) + ", " : std::string(), "channel ",
+                         c, ", output cell (", where.str(), ") is not in that cell's window ",
+                         window.str(), " of the ",
+                         detail::format_list({in.data() + pad, static_cast<size_t>(3 - pad)}),
+                         " input; max pooling backward takes the indices its forward returned");
+          }
+        }
+      }
+    }
+  }
 }
 
 }  // namespace adapool

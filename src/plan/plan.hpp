@@ -4,6 +4,7 @@
 
 #include <adapool/adapool.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -12,10 +13,18 @@
 
 namespace adapool {
 
+// The data of one run. `indices`: max pooling's, written by the forward,
+// read by the backward; null when the plan has none.
+struct Buffers {
+  const void* source;
+  void* destination;
+  int64_t* indices;
+};
+
 // Processes rows [first, last) of a plan (see PlanData::rows) with
 // PlanData::workspace_per_thread doubles of scratch space.
-using RowKernel = void (*)(const PlanData& plan, const void* source, void* destination,
-                           int64_t first, int64_t last, double* workspace);
+using RowKernel = void (*)(const PlanData& plan, const Buffers& buffers, int64_t first,
+                           int64_t last, double* workspace);
 
 // Scratch space owned by a plan, so a run allocates nothing. A second caller
 // running the same plan at the same time finds it busy and uses its own.
@@ -34,6 +43,7 @@ struct ByteSpan {
 
 struct PlanData {
   Direction direction = Direction::forward;
+  Reduction reduction = Reduction::average;
   DType dtype = DType::f32;
   int spatial_dims = 0;
   Layout source;       // input (forward) or grad_output (backward), as given
@@ -48,6 +58,10 @@ struct PlanData {
   std::array<int64_t, 3> out_sizes{1, 1, 1};  // D, H, W of the output
   std::array<int64_t, 5> source_strides{};
   std::array<int64_t, 5> destination_strides{};
+  // Max pooling's indices (the output's shape), when there are any.
+  bool has_indices = false;
+  Layout indices;
+  std::array<int64_t, 5> indices_strides{};
 
   // Forward keeps no tables: it steps through its windows in order.
   // Backward: inverse[d][i], the output cells whose windows hold input cell
@@ -79,10 +93,36 @@ struct PlanData {
 
   ByteSpan source_bytes;
   ByteSpan destination_bytes;
+  ByteSpan indices_bytes;
 };
 
-PlanData make_plan(Direction direction, DType dtype, int spatial_dims, const Layout& source,
-                   const Layout& destination, Options options);
+// One group of planes (see PlanData::group_planes): how many, and where its
+// data starts in each buffer.
+struct Group {
+  int64_t planes;
+  int64_t source_offset;
+  int64_t destination_offset;
+  int64_t indices_offset;
+};
+
+inline Group group_of(const PlanData& plan, int64_t group) {
+  const int64_t n = group / plan.groups_per_batch;
+  const int64_t c = (group % plan.groups_per_batch) * plan.group_planes;
+  const auto& s = plan.source_strides;
+  const auto& t = plan.destination_strides;
+  const auto& i = plan.indices_strides;
+  return {std::min(plan.group_planes, plan.channels - c), n * s[0] + c * s[1], n * t[0] + c * t[1],
+          n * i[0] + c * i[1]};
+}
+
+// `indices`: max pooling's, or null.
+PlanData make_plan(Direction direction, Reduction reduction, DType dtype, int spatial_dims,
+                   const Layout& source, const Layout& destination, const Layout* indices,
+                   Options options);
+
+// Max pooling backward: every index in its output cell's window, or an
+// Error naming the first that is not. Reads the indices only.
+void check_max_indices(const PlanData& plan, const int64_t* indices);
 
 // Number of elements of a validated layout.
 int64_t element_count(const Layout& layout);

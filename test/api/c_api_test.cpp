@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <string>
+
 #include <cstring>
 #include <random>
 #include <string>
@@ -47,6 +50,53 @@ TEST(CApi, OneShotForwardAndBackward) {
   EXPECT_DOUBLE_EQ(dx[0], 0.5);
   EXPECT_DOUBLE_EQ(dx[1], 1.0);  // in windows 0 and 1
   EXPECT_DOUBLE_EQ(dx[2], 0.5);
+}
+
+TEST(CApi, MaxPoolingWithIndices) {
+  const adapool_layout in = layout({1, 6});
+  const adapool_layout out = layout({1, 4});
+  // windows of 6 -> 4: [0,2) [1,3) [3,5) [4,6)
+  const float x[6] = {5, 1, 9, 2, 2, NAN};
+  adapool_plan* forward = nullptr;
+  ASSERT_EQ(adapool_plan_max_forward(ADAPOOL_F32, 1, &in, &out, &out, 1, &forward), ADAPOOL_OK);
+  float y[4];
+  int64_t indices[4];
+  ASSERT_EQ(adapool_plan_run_max_forward(forward, x, y, indices), ADAPOOL_OK);
+  // A plan with indices must be run with them.
+  EXPECT_EQ(adapool_plan_run(forward, x, y), ADAPOOL_ERROR_INVALID_ARGUMENT);
+  adapool_plan_destroy(forward);
+  EXPECT_EQ(y[0], 5.0f);
+  EXPECT_EQ(y[1], 9.0f);
+  EXPECT_EQ(y[2], 2.0f);
+  EXPECT_TRUE(std::isnan(y[3]));
+  EXPECT_EQ(indices[0], 0);
+  EXPECT_EQ(indices[1], 2);
+  EXPECT_EQ(indices[2], 3);  // the first of a tie
+  EXPECT_EQ(indices[3], 5);  // NaN wins
+
+  adapool_plan* backward = nullptr;
+  ASSERT_EQ(adapool_plan_max_backward(ADAPOOL_F32, 1, &out, &out, &in, 1, &backward), ADAPOOL_OK);
+  const float dy[4] = {1, 2, 3, 4};
+  float dx[6];
+  ASSERT_EQ(adapool_plan_run_max_backward(backward, dy, indices, dx), ADAPOOL_OK);
+  const float expected[6] = {1, 0, 2, 3, 0, 4};
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(dx[i], expected[i]) << i;
+  indices[0] = 2;  // not in window [0, 2)
+  EXPECT_EQ(adapool_plan_run_max_backward(backward, dy, indices, dx),
+            ADAPOOL_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(adapool_last_error()).find("indices value 2"), std::string::npos);
+  adapool_plan_destroy(backward);
+
+  // Values only: no indices layout, run as any plan.
+  adapool_plan* values_only = nullptr;
+  ASSERT_EQ(adapool_plan_max_forward(ADAPOOL_F32, 1, &in, &out, nullptr, 1, &values_only),
+            ADAPOOL_OK);
+  float z[4];
+  ASSERT_EQ(adapool_plan_run(values_only, x, z), ADAPOOL_OK);
+  EXPECT_EQ(z[1], 9.0f);
+  adapool_plan_destroy(values_only);
+  EXPECT_EQ(adapool_plan_max_backward(ADAPOOL_F32, 1, &out, nullptr, &in, 1, &backward),
+            ADAPOOL_ERROR_NULL_POINTER);
 }
 
 TEST(CApi, FailuresReturnCodesAndMessages) {

@@ -359,5 +359,81 @@ TEST(Hostile, BackwardFromAnEmptyGradientWritesZerosAndReadsNothing) {
   for (double v : dx2) ASSERT_EQ(v, 0.0);
 }
 
+// Max pooling: its own checks, and the indices.
+TEST(Errors, MaxPoolingNeedsNonEmptyChannels) {
+  // Average pooling accepts empty channels in 2-d; max pooling, like
+  // PyTorch's, checks every dimension but the first.
+  Plan::forward(DType::f32, 2, contiguous({2, 0, 4, 4}), contiguous({2, 0, 2, 2}));
+  expect_error(
+      [] {
+        Plan::max_forward(DType::f32, 2, contiguous({2, 0, 4, 4}), contiguous({2, 0, 2, 2}));
+      },
+      ErrorCode::empty_dimension, {"dimension 1", "[2, 0, 4, 4]"});
+}
+
+TEST(Errors, MaxPoolingIndicesShape) {
+  expect_error(
+      [] {
+        Plan::max_forward(DType::f32, 2, contiguous({1, 2, 4, 4}), contiguous({1, 2, 2, 2}),
+                          contiguous({1, 2, 2, 3}));
+      },
+      ErrorCode::shape_mismatch, {"indices shape [1, 2, 2, 3]", "[1, 2, 2, 2]"});
+  expect_error(
+      [] {
+        Plan::max_backward(DType::f32, 2, contiguous({1, 2, 2, 2}), contiguous({2, 2, 2}),
+                           contiguous({1, 2, 4, 4}));
+      },
+      ErrorCode::shape_mismatch, {"indices shape [2, 2, 2]"});
+  Layout overlapping = contiguous({1, 2, 2, 2});
+  overlapping.strides[3] = 0;
+  expect_error(
+      [&] {
+        Plan::max_forward(DType::f32, 2, contiguous({1, 2, 4, 4}), contiguous({1, 2, 2, 2}),
+                          overlapping);
+      },
+      ErrorCode::overlap, {"indices"});
+}
+
+TEST(Errors, MaxPoolingRunMatchesThePlan) {
+  const Layout input = contiguous({1, 1, 4});
+  const Layout output = contiguous({1, 1, 2});
+  const Plan with_indices = Plan::max_forward(DType::f32, 1, input, output, output);
+  float x[4] = {1, 2, 3, 4};
+  alignas(8) float y[2];
+  int64_t indices[2];
+  expect_error([&] { with_indices.run(x, y); }, ErrorCode::invalid_argument, {"indices"});
+  const Plan average = Plan::forward(DType::f32, 1, input, output);
+  expect_error([&] { average.run(x, y, indices); }, ErrorCode::invalid_argument,
+               {"max pooling forward"});
+  expect_error([&] { average.run(x, indices, y); }, ErrorCode::invalid_argument,
+               {"max pooling backward"});
+  expect_error([&] { with_indices.run(x, y, nullptr); }, ErrorCode::null_pointer, {"indices"});
+  expect_error([&] { with_indices.run(x, y, reinterpret_cast<int64_t*>(y)); }, ErrorCode::overlap,
+               {"indices"});
+  auto* misaligned = reinterpret_cast<int64_t*>(reinterpret_cast<char*>(indices) + 4);
+  expect_error([&] { with_indices.run(x, y, misaligned); }, ErrorCode::misaligned,
+               {"indices", "8 bytes (int64)"});
+}
+
+TEST(Errors, MaxBackwardIndicesOutsideTheirWindow) {
+  // 4 -> 2: windows [0, 2) and [2, 4).
+  const Layout grad_output = contiguous({1, 1, 2});
+  const Layout grad_input = contiguous({1, 1, 4});
+  const Plan plan = Plan::max_backward(DType::f32, 1, grad_output, grad_output, grad_input);
+  const float dy[2] = {1, 1};
+  float dx[4] = {7, 7, 7, 7};
+  for (int64_t bad : {int64_t{2}, int64_t{-1}, int64_t{4}, INT64_MAX}) {
+    const int64_t indices[2] = {bad, 3};
+    expect_error(
+        [&] { plan.run(dy, indices, dx); }, ErrorCode::invalid_argument,
+        {("indices value " + std::to_string(bad)).c_str(), "output cell (0)", "window [0, 2)"});
+    for (float v : dx) EXPECT_EQ(v, 7.0f);  // checked before anything is written
+  }
+  const int64_t good[2] = {1, 3};
+  plan.run(dy, good, dx);
+  EXPECT_EQ(dx[1], 1.0f);
+  EXPECT_EQ(dx[0], 0.0f);
+}
+
 }  // namespace
 }  // namespace adapool

@@ -1,0 +1,144 @@
+// Adaptive max pooling against the textbook reference: values and indices in
+// every layout, dtype and dimension count, NaN and ties as PyTorch resolves
+// them, and a backward that is bit-identical to PyTorch's scatter.
+#include <adapool/adapool.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "support.hpp"
+
+namespace adapool::testing {
+namespace {
+
+struct Shapes {
+  int spatial_dims;
+  std::vector<int64_t> in_shape;
+  std::vector<int64_t> out_shape;
+};
+
+const std::vector<Shapes> kShapes = {
+    {1, {2, 3, 10}, {2, 3, 7}},
+    {1, {3, 5}, {3, 13}},  // unbatched, upsampling
+    {2, {2, 3, 10, 9}, {2, 3, 7, 4}},
+    {2, {1, 4, 5, 5}, {1, 4, 13, 11}},  // heavy overlap
+    {2, {3, 6, 6}, {3, 1, 1}},          // unbatched global
+    {2, {1, 2, 7, 8}, {1, 2, 7, 8}},    // identity
+    {3, {1, 2, 4, 5, 6}, {1, 2, 3, 2, 4}},
+    {3, {2, 3, 4, 2}, {2, 5, 3, 3}},  // unbatched
+};
+
+TEST(MaxPooling, MatchesReferenceInEveryLayoutAndDtype) {
+  std::mt19937_64 rng(81);
+  for (const Shapes& shapes : kShapes) {
+    for (DType dtype : kDTypes) {
+      for (LayoutKind in_layout : kInputLayouts) {
+        for (LayoutKind out_layout : kOutputLayouts) {
+          for (int threads : {1, 3}) {
+            const Case c{shapes.spatial_dims, shapes.in_shape, shapes.out_shape, dtype,
+                         in_layout,           out_layout,      threads};
+            ASSERT_EQ(check_max(c, rng), "") << c.label();
+          }
+        }
+      }
+    }
+  }
+}
+
+// Channels-last planes go through the vector lanes: counts that leave a
+// remainder of lanes, and more planes than one group holds.
+TEST(MaxPooling, ChannelsLastLanesAndGroups) {
+  std::mt19937_64 rng(82);
+  for (int64_t channels : {1, 7, 16, 37, 1030}) {
+    for (DType dtype : kDTypes) {
+      const Case c{2,     {2, channels, 9, 7},       {2, channels, 4, 5},
+                   dtype, LayoutKind::channels_last, LayoutKind::channels_last,
+                   2};
+      ASSERT_EQ(check_max(c, rng), "") << c.label();
+    }
+  }
+}
+
+TEST(MaxPooling, BackwardIsTheSameForEveryThreadCount) {
+  std::mt19937_64 rng(83);
+  for (LayoutKind layout : {LayoutKind::contiguous, LayoutKind::channels_last}) {
+    Strided x({2, 24, 5, 6}, layout, 2, DType::f32);
+    x.fill_random(rng);
+    Strided indices({2, 24, 17, 19}, layout, 2, DType::f64);
+    Strided y({2, 24, 17, 19}, layout, 2, DType::f32);
+    Strided dy({2, 24, 17, 19}, layout, 2, DType::f32);
+    dy.fill_random(rng);
+    adaptive_max_pool(DType::f32, 2, x.layout(), x.data(), y.layout(), y.data(), &indices.layout(),
+                      indices.index_data());
+    std::vector<double> first;
+    for (int threads : {1, 2, 3, 8}) {
+      Options options;
+      options.threads = threads;
+      options.min_work_per_thread = 1;
+      Strided dx({2, 24, 5, 6}, layout, 2, DType::f32);
+      adaptive_max_pool_backward(DType::f32, 2, dy.layout(), dy.data(), indices.layout(),
+                                 indices.index_data(), dx.layout(), dx.data(), options);
+      if (first.empty()) {
+        first = dx.read().values;
+      } else {
+        EXPECT_EQ(dx.read().values, first) << name(layout) << " threads " << threads;
+      }
+    }
+  }
+}
+
+TEST(MaxPooling, NaNAndTiesFollowPyTorch) {
+  // Values checked against torch 2.15: [1, nan, 3, nan, 2] -> nan at 3 (the
+  // last NaN); [1, 3, 3, 2] -> 3 at 1 (the first maximum); all -inf -> the
+  // window's first cell.
+  const int64_t in_sizes[] = {1, 5};
+  const int64_t out_sizes[] = {1, 1};
+  const Layout input = Layout::contiguous(in_sizes);
+  const Layout output = Layout::contiguous(out_sizes);
+  float y = 0;
+  int64_t index = -1;
+  const float nan_case[] = {1, NAN, 3, NAN, 2};
+  adaptive_max_pool(DType::f32, 1, input, nan_case, output, &y, &output, &index);
+  EXPECT_TRUE(std::isnan(y));
+  EXPECT_EQ(index, 3);
+  const float tie_case[] = {1, 3, 3, 2, -1};
+  adaptive_max_pool(DType::f32, 1, input, tie_case, output, &y, &output, &index);
+  EXPECT_EQ(y, 3.0f);
+  EXPECT_EQ(index, 1);
+  const float low_case[] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+  const int64_t two[] = {1, 2};
+  float pair[2] = {0, 0};
+  int64_t pair_index[2] = {-1, -1};
+  const Layout pairs = Layout::contiguous(two);
+  adaptive_max_pool(DType::f32, 1, input, low_case, pairs, pair, &pairs, pair_index);
+  EXPECT_EQ(pair[0], -INFINITY);
+  EXPECT_EQ(pair_index[0], 0);
+  EXPECT_EQ(pair_index[1], 2);  // 5 -> 2: windows [0, 3) and [2, 5)
+}
+
+TEST(MaxPooling, EmptyBatchAndEmptyOutput) {
+  for (int spatial = 1; spatial <= 3; ++spatial) {
+    std::vector<int64_t> in_shape{0, 3}, out_shape{0, 3};
+    for (int d = 0; d < spatial; ++d) {
+      in_shape.push_back(4);
+      out_shape.push_back(2);
+    }
+    const Layout input = Layout::contiguous(in_shape);
+    const Layout output = Layout::contiguous(out_shape);
+    adaptive_max_pool(DType::f32, spatial, input, nullptr, output, nullptr, &output, nullptr);
+    adaptive_max_pool_backward(DType::f32, spatial, output, nullptr, output, nullptr, input,
+                               nullptr);
+  }
+  // Output size 0 is accepted, as in PyTorch; backward of it is zero.
+  Strided x({1, 2, 4, 4}, LayoutKind::contiguous, 2, DType::f32);
+  const int64_t empty[] = {1, 2, 0, 3};
+  const Layout none = Layout::contiguous(empty);
+  adaptive_max_pool(DType::f32, 2, x.layout(), x.data(), none, nullptr, &none, nullptr);
+  Strided dx({1, 2, 4, 4}, LayoutKind::contiguous, 2, DType::f32);
+  adaptive_max_pool_backward(DType::f32, 2, none, nullptr, none, nullptr, dx.layout(), dx.data());
+  for (double v : dx.read().values) EXPECT_EQ(v, 0.0);
+}
+
+}  // namespace
+}  // namespace adapool::testing
