@@ -145,7 +145,12 @@ void Plan::execute(const Buffers& buffers) const {
       check_apart(buffers.indices, plan.indices_bytes, "indices", buffers.source, plan.source_bytes,
                   source_name);
     } else {
-      check_max_indices(plan, buffers.indices);
+      IndexFault fault;
+      Buffers checked = buffers;
+      checked.fault = &fault;
+      run_rows(plan, checked);
+      if (fault.found) fail_index(plan, fault);
+      return;
     }
   }
   run_rows(plan, buffers);

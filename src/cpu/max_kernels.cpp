@@ -8,14 +8,14 @@
 // order of the comparisons is all there is to match. Indices are flat
 // within the input's pooled plane: (d * H + h) * W + w.
 //
-// Backward is a gather: each thread owns rows of grad_input (group, d, h),
-// zeroes them, and adds in the gradients of the output cells whose windows
-// hold the row, in output order (od, then oh, then ow), wherever their index
-// points into the row. The sums are in the dtype itself, one rounding per
-// addition, which is what PyTorch's scatter over outputs in that same order
-// computes; the thread count never changes a bit. The indices were checked
-// to lie in their windows before the run (check_max_indices), so no output
-// cell is missed.
+// Backward: each thread owns whole plane groups of grad_input, zeroes them
+// and adds in every output cell's gradient at its index, in output order
+// (od, then oh, then ow) per plane. Nothing is shared between threads (no
+// atomics), the sums are in the dtype itself, one rounding per addition,
+// exactly as PyTorch's loop, and the thread count never changes a bit. An
+// index may point anywhere in its plane, as in PyTorch; one outside the
+// plane is reported (IndexFault) instead of written (PyTorch writes it).
+// Plane cells beyond 2^52 (Divider's limit) would take petabytes.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "cpu/max_kernels.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -205,77 +205,162 @@ void max_forward_rows(const PlanData& plan, const Buffers& buffers, int64_t firs
   }
 }
 
-// Sets a row of planes x columns to zero.
+// q = n / divisor for 0 <= n < 2^52 without a division: a multiplication
+// by the reciprocal is off by at most one, which one step corrects.
+class Divider {
+ public:
+  explicit Divider(int64_t divisor)
+      : divisor_(divisor), inverse_(1.0 / static_cast<double>(divisor)) {}
+  HWY_INLINE int64_t quotient(int64_t n) const {
+    int64_t q = static_cast<int64_t>(static_cast<double>(n) * inverse_);
+    if (q * divisor_ > n) {
+      --q;
+    } else if ((q + 1) * divisor_ <= n) {
+      ++q;
+    }
+    return q;
+  }
+
+ private:
+  int64_t divisor_;
+  double inverse_;
+};
+
+// Sets the cells of a plane group to zero, as few runs as its layout allows:
+// dimensions whose strides chain (stride = inner stride * inner size) merge.
 template <class T>
-void zero_row(T* row, int64_t planes, int64_t plane_stride, int64_t columns,
-              int64_t column_stride) {
-  if (column_stride == 1) {
-    for (int64_t j = 0; j < planes; ++j) std::fill_n(row + j * plane_stride, columns, T{});
-  } else if (plane_stride == 1) {
-    for (int64_t w = 0; w < columns; ++w) std::fill_n(row + w * column_stride, planes, T{});
-  } else {
-    for (int64_t j = 0; j < planes; ++j) {
-      for (int64_t w = 0; w < columns; ++w) row[j * plane_stride + w * column_stride] = T{};
+void zero_group(T* base, int64_t planes, const std::array<int64_t, 5>& xs,
+                const std::array<int64_t, 3>& in) {
+  std::array<std::pair<int64_t, int64_t>, 4> dims{};  // (size, stride)
+  int count = 0;
+  for (const auto& [size, stride] :
+       {std::pair{planes, xs[1]}, {in[0], xs[2]}, {in[1], xs[3]}, {in[2], xs[4]}}) {
+    if (size > 1) dims[count++] = {size, stride};
+  }
+  // Innermost (smallest |stride|) first; at most four entries.
+  std::sort(dims.begin(), dims.begin() + count,
+            [](const auto& a, const auto& b) { return std::abs(a.second) < std::abs(b.second); });
+  int merged = 0;
+  for (int i = 0; i < count; ++i) {
+    if (merged > 0 && dims[i].second == dims[merged - 1].first * dims[merged - 1].second) {
+      dims[merged - 1].first *= dims[i].first;
+    } else {
+      dims[merged++] = dims[i];
+    }
+  }
+  for (int i = merged; i < 4; ++i) dims[i] = {1, 0};
+  const bool runs = dims[0].second == 1;
+  const int64_t run = runs ? dims[0].first : 1;
+  const int first_loop = runs ? 1 : 0;
+  // Up to three (or four) nested loops over what did not merge.
+  std::array<int64_t, 4> size{1, 1, 1, 1};
+  std::array<int64_t, 4> stride{0, 0, 0, 0};
+  for (int i = first_loop, k = 0; i < 4; ++i, ++k) {
+    size[k] = dims[i].first;
+    stride[k] = dims[i].second;
+  }
+  for (int64_t a = 0; a < size[3]; ++a) {
+    for (int64_t b = 0; b < size[2]; ++b) {
+      for (int64_t c = 0; c < size[1]; ++c) {
+        T* line = base + a * stride[3] + b * stride[2] + c * stride[1];
+        for (int64_t e = 0; e < size[0]; ++e) std::fill_n(line + e * stride[0], run, T{});
+      }
     }
   }
 }
+
+// Where a flat plane index (d * H + h) * W + w points in a plane of
+// grad_input: the element offset from the plane's start. Planes stored
+// densely in row-major order of (d, h, w), with any step between cells
+// (NCHW, channels-last), need one multiplication; others split the index
+// without dividing.
+class IndexOffsets {
+ public:
+  IndexOffsets(const std::array<int64_t, 3>& in, const std::array<int64_t, 5>& xs)
+      : in_h_(in[1]),
+        in_w_(in[2]),
+        depth_(in[0] > 1),
+        dense_(xs[3] == in[2] * xs[4] && (in[0] == 1 || xs[2] == in[1] * xs[3])),
+        by_w_(in[2]),
+        by_h_(in[1]),
+        stride_line_(xs[3]),
+        stride_w_(xs[4]),
+        // d * xs[2] + h * xs[3] == line * xs[3] + d * (xs[2] - H * xs[3])
+        stride_extra_d_(xs[2] - in[1] * xs[3]) {}
+
+  HWY_INLINE int64_t operator()(int64_t index) const {
+    if (dense_) return index * stride_w_;
+    const int64_t line = by_w_.quotient(index);
+    const int64_t w = index - line * in_w_;
+    const int64_t d = depth_ ? by_h_.quotient(line) : 0;
+    return line * stride_line_ + w * stride_w_ + d * stride_extra_d_;
+  }
+
+ private:
+  int64_t in_h_;
+  int64_t in_w_;
+  bool depth_;
+  bool dense_;
+  Divider by_w_;
+  Divider by_h_;
+  int64_t stride_line_;
+  int64_t stride_w_;
+  int64_t stride_extra_d_;
+};
 
 template <class T>
 void max_backward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, int64_t last,
                        double*) {
   const T* dy = static_cast<const T*>(buffers.source);
   T* dx = static_cast<T*>(buffers.destination);
-  const int64_t* indices = buffers.indices;
-  const auto& gs = plan.source_strides;
-  const auto& xs = plan.destination_strides;
-  const auto& is = plan.indices_strides;
-  const int64_t in_d = plan.in_sizes[0];
-  const int64_t in_h = plan.in_sizes[1];
-  const int64_t in_w = plan.in_sizes[2];
-  const int64_t out_w = plan.out_sizes[2];
-  const bool reads = !plan.source_bytes.empty();
+  const std::array<int64_t, 5> gs = plan.source_strides;
+  const std::array<int64_t, 5> xs = plan.destination_strides;
+  const std::array<int64_t, 5> is = plan.indices_strides;
+  const std::array<int64_t, 3> in = plan.in_sizes;
+  const std::array<int64_t, 3> out = plan.out_sizes;
+  const auto cells = static_cast<uint64_t>(in[0] * in[1] * in[2]);
+  const IndexOffsets offset_of(in, xs);
+  // Planes side by side in memory go together, the planes of a cell one
+  // after the other; others plane by plane (a few memory streams, not one
+  // per plane). Either way each plane's cells come in output order.
+  const bool planes_inner = is[1] == 1 || gs[1] == 1;
+  const int64_t lines = out[0] * out[1];
   for (int64_t row = first; row < last; ++row) {
-    const int64_t h = row % in_h;
-    const int64_t d = (row / in_h) % in_d;
-    const Group group = group_of(plan, row / in_h / in_d);
-    T* dx_row = dx + group.destination_offset + d * xs[2] + h * xs[3];
-    zero_row(dx_row, group.planes, xs[1], in_w, xs[4]);
+    const Group group = group_of(plan, row);
+    T* dx_group = dx + group.destination_offset;
+    zero_group(dx_group, group.planes, xs, in);
     // An empty grad_output feeds nothing, and its strides are never used.
-    if (!reads) continue;
-    const int64_t row_first = (d * in_h + h) * in_w;
-    const Window od_range{inverse_begin(d, in_d, plan.out_sizes[0]),
-                          inverse_end(d, in_d, plan.out_sizes[0])};
-    const Window oh_range{inverse_begin(h, in_h, plan.out_sizes[1]),
-                          inverse_end(h, in_h, plan.out_sizes[1])};
-    // Each plane's sums are its own: planes may go in either order, which
-    // follows the layout (planes innermost when they lie next to each other).
-    const auto add_line = [&](const T* dy_line, const int64_t* index_line, int64_t j) {
-      for (int64_t ow = 0; ow < out_w; ++ow) {
-        // Unsigned: one comparison tells "in this row" for indices below it too.
-        const auto w = static_cast<uint64_t>(index_line[ow * is[4]] - row_first);
-        if (w < static_cast<uint64_t>(in_w)) {
-          T& cell = dx_row[j * xs[1] + static_cast<int64_t>(w) * xs[4]];
-          cell = Add(cell, dy_line[ow * gs[4]]);
-        }
+    if (plan.source_bytes.empty()) continue;
+    const int64_t* index_group = buffers.indices + group.indices_offset;
+    const T* dy_group = dy + group.source_offset;
+    // Adds one output cell's gradient of plane j at its index; false,
+    // having recorded the fault, when the index is not in the plane.
+    const auto add = [&](int64_t j, const int64_t* index, const T* grad, int64_t line, int64_t ow)
+        HWY_ATTR __attribute__((always_inline)) {
+      const int64_t at = *index;
+      if (static_cast<uint64_t>(at) >= cells) {
+        buffers.fault->record(row, j, {line / out[1], line % out[1], ow}, at);
+        return false;
       }
+      T& cell = dx_group[j * xs[1] + offset_of(at)];
+      cell = Add(cell, *grad);
+      return true;
     };
-    for (int64_t od = od_range.begin; od < od_range.end; ++od) {
-      for (int64_t oh = oh_range.begin; oh < oh_range.end; ++oh) {
-        const T* dy_line = dy + group.source_offset + od * gs[2] + oh * gs[3];
-        const int64_t* index_line = indices + group.indices_offset + od * is[2] + oh * is[3];
-        if (is[1] == 1 && is[4] != 1) {
-          for (int64_t ow = 0; ow < out_w; ++ow) {
-            for (int64_t j = 0; j < group.planes; ++j) {
-              const auto w = static_cast<uint64_t>(index_line[ow * is[4] + j] - row_first);
-              if (w < static_cast<uint64_t>(in_w)) {
-                T& cell = dx_row[j * xs[1] + static_cast<int64_t>(w) * xs[4]];
-                cell = Add(cell, dy_line[ow * gs[4] + j * gs[1]]);
-              }
-            }
+    for (int64_t j0 = 0; j0 < group.planes; j0 += planes_inner ? group.planes : 1) {
+      for (int64_t line = 0; line < lines; ++line) {
+        const int64_t od = line / out[1];
+        const int64_t oh = line % out[1];
+        const int64_t* index_line = index_group + j0 * is[1] + od * is[2] + oh * is[3];
+        const T* grad_line = dy_group + j0 * gs[1] + od * gs[2] + oh * gs[3];
+        for (int64_t ow = 0; ow < out[2]; ++ow) {
+          const int64_t* index = index_line + ow * is[4];
+          const T* grad = grad_line + ow * gs[4];
+          if (!planes_inner) {
+            if (!add(j0, index, grad, line, ow)) return;
+            continue;
           }
-        } else {
           for (int64_t j = 0; j < group.planes; ++j) {
-            add_line(dy_line + j * gs[1], index_line + j * is[1], j);
+            if (!add(j, index + j * is[1], grad + j * gs[1], line, ow)) return;
           }
         }
       }

@@ -268,7 +268,7 @@ PlanData make_plan(Direction direction, Reduction reduction, DType dtype, int sp
   plan.workspace_per_thread = max ? 0 : 2 * plan.chunk_columns * plan.group_planes;
   const int64_t groups = plan.batch * plan.groups_per_batch;
   const auto& lines = forward ? plan.out_sizes : plan.in_sizes;
-  plan.rows = groups * lines[0] * lines[1];
+  plan.rows = !forward && max ? groups : groups * lines[0] * lines[1];
   // Tables exist only for work that exists: an empty view with one huge
   // pooled size must not allocate a huge table. Backward keeps none at all
   // (its ranges come from the rule: inverse_begin/inverse_end).
@@ -283,9 +283,9 @@ PlanData make_plan(Direction direction, Reduction reduction, DType dtype, int sp
                    plan.in_sizes[d], " to ", plan.out_sizes[d],
                    " overflows int64 window arithmetic (in * out > 2^63 - 1)");
     }
-    // Forward steps through its windows (WindowWalker); max pooling's
-    // backward reads the rule where it needs it.
-    if (forward || max) continue;
+    // Forward steps through its windows (WindowWalker).
+    if (forward) continue;
+    if (max) continue;  // max pooling's backward needs no windows
     if (reads && plan.in_sizes[d] <= kMaxTableEntries) {
       plan.inverse[d] = inverse_windows(plan.in_sizes[d], plan.out_sizes[d]);
     }
@@ -310,55 +310,19 @@ PlanData make_plan(Direction direction, Reduction reduction, DType dtype, int sp
   return plan;
 }
 
-void check_max_indices(const PlanData& plan, const int64_t* indices) {
-  if (plan.rows == 0 || plan.source_bytes.empty()) return;
-  const auto& in = plan.in_sizes;
-  const auto& out = plan.out_sizes;
-  const auto& is = plan.indices_strides;
-  const int64_t plane = in[0] * in[1] * in[2];
-  for (int64_t n = 0; n < plan.batch; ++n) {
-    for (int64_t c = 0; c < plan.channels; ++c) {
-      const int64_t* base = indices + n * is[0] + c * is[1];
-      for (int64_t od = 0; od < out[0]; ++od) {
-        const Window wd{window_begin(od, in[0], out[0]), window_end(od, in[0], out[0])};
-        for (int64_t oh = 0; oh < out[1]; ++oh) {
-          const Window wh{window_begin(oh, in[1], out[1]), window_end(oh, in[1], out[1])};
-          WindowWalker walker(0, in[2], out[2]);
-          for (int64_t ow = 0; ow < out[2]; ++ow, walker.next()) {
-            const int64_t index = base[od * is[2] + oh * is[3] + ow * is[4]];
-            const Window ww = walker.window();
-            if (index >= 0 && index < plane) {
-              const int64_t d = index / (in[1] * in[2]);
-              const int64_t h = index / in[2] % in[1];
-              const int64_t w = index % in[2];
-              if (d >= wd.begin && d < wd.end && h >= wh.begin && h < wh.end && w >= ww.begin &&
-                  w < ww.end) {
-                continue;
-              }
-            }
-            const int pad = 3 - plan.spatial_dims;
-            const std::array<int64_t, 3> cell{od, oh, ow};
-            const std::array<int64_t, 3> cell_begin{wd.begin, wh.begin, ww.begin};
-            const std::array<int64_t, 3> cell_end{wd.end, wh.end, ww.end};
-            std::ostringstream where;
-            std::ostringstream window;
-            for (int d = pad; d < 3; ++d) {
-              where << (d > pad ? ", " : "") << cell[d];
-              window << (d > pad ? " x " : "") << '[' << cell_begin[d] << ", " << cell_end[d]
-                     << ')';
-            }
-            const bool batched = plan.source.rank == plan.spatial_dims + 2;
-            detail::fail(ErrorCode::invalid_argument, "indices value ", index, " at ",
-                         batched ? "batch " + std::to_string(n) + ", " : std::string(), "channel ",
-                         c, ", output cell (", where.str(), ") is not in that cell's window ",
-                         window.str(), " of the ",
-                         detail::format_list({in.data() + pad, static_cast<size_t>(3 - pad)}),
-                         " input; max pooling backward takes the indices its forward returned");
-          }
-        }
-      }
-    }
-  }
+void fail_index(const PlanData& plan, const IndexFault& fault) {
+  const int pad = 3 - plan.spatial_dims;
+  std::ostringstream where;
+  for (int d = pad; d < 3; ++d) where << (d > pad ? ", " : "") << fault.cell[d];
+  const int64_t n = fault.group / plan.groups_per_batch;
+  const int64_t c = (fault.group % plan.groups_per_batch) * plan.group_planes + fault.plane;
+  const bool batched = plan.source.rank == plan.spatial_dims + 2;
+  detail::fail(ErrorCode::invalid_argument, "indices value ", fault.value, " at ",
+               batched ? "batch " + std::to_string(n) + ", " : std::string(), "channel ", c,
+               ", output cell (", where.str(), ") is outside the input plane of ",
+               plan.in_sizes[0] * plan.in_sizes[1] * plan.in_sizes[2], " cells ",
+               detail::format_list({plan.in_sizes.data() + pad, static_cast<size_t>(3 - pad)}),
+               "; grad_input is left unspecified");
 }
 
 }  // namespace adapool

@@ -13,12 +13,36 @@
 
 namespace adapool {
 
+// Max pooling backward: the first index found outside its plane. Each plane group is checked by one
+// thread in a fixed order and a thread stops at its first fault, so the earliest group's fault is
+// the same for every thread count.
+struct IndexFault {
+  std::mutex mutex;
+  bool found = false;
+  int64_t group = 0;
+  int64_t plane = 0;              // within the group
+  std::array<int64_t, 3> cell{};  // od, oh, ow
+  int64_t value = 0;
+  void record(int64_t fault_group, int64_t fault_plane, std::array<int64_t, 3> fault_cell,
+              int64_t fault_value) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (found && group <= fault_group) return;
+    found = true;
+    group = fault_group;
+    plane = fault_plane;
+    cell = fault_cell;
+    value = fault_value;
+  }
+};
+
 // The data of one run. `indices`: max pooling's, written by the forward,
-// read by the backward; null when the plan has none.
+// read by the backward; null when the plan has none. `fault`: where max
+// pooling's backward reports a bad index.
 struct Buffers {
   const void* source;
   void* destination;
   int64_t* indices;
+  IndexFault* fault = nullptr;
 };
 
 // Processes rows [first, last) of a plan (see PlanData::rows) with
@@ -83,7 +107,8 @@ struct PlanData {
 
   // The work: `rows` rows of the destination for one plane group, each a
   // full line along W. Forward rows are (group, od, oh); backward rows are
-  // (group, d, h).
+  // (group, d, h), except for max pooling, whose backward rows are whole
+  // plane groups.
   int64_t rows = 0;
   RowKernel kernel = nullptr;
   int threads = 1;
@@ -120,9 +145,8 @@ PlanData make_plan(Direction direction, Reduction reduction, DType dtype, int sp
                    const Layout& source, const Layout& destination, const Layout* indices,
                    Options options);
 
-// Max pooling backward: every index in its output cell's window, or an
-// Error naming the first that is not. Reads the indices only.
-void check_max_indices(const PlanData& plan, const int64_t* indices);
+// The Error for a bad index of max pooling's backward.
+[[noreturn]] void fail_index(const PlanData& plan, const IndexFault& fault);
 
 // Number of elements of a validated layout.
 int64_t element_count(const Layout& layout);

@@ -81,10 +81,10 @@ TEST(CApi, MaxPoolingWithIndices) {
   ASSERT_EQ(adapool_plan_run_max_backward(backward, dy, indices, dx), ADAPOOL_OK);
   const float expected[6] = {1, 0, 2, 3, 0, 4};
   for (int i = 0; i < 6; ++i) EXPECT_EQ(dx[i], expected[i]) << i;
-  indices[0] = 2;  // not in window [0, 2)
+  indices[0] = 6;  // outside the plane of 6 cells
   EXPECT_EQ(adapool_plan_run_max_backward(backward, dy, indices, dx),
             ADAPOOL_ERROR_INVALID_ARGUMENT);
-  EXPECT_NE(std::string(adapool_last_error()).find("indices value 2"), std::string::npos);
+  EXPECT_NE(std::string(adapool_last_error()).find("indices value 6"), std::string::npos);
   adapool_plan_destroy(backward);
 
   // Values only: no indices layout, run as any plan.

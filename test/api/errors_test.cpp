@@ -415,24 +415,48 @@ TEST(Errors, MaxPoolingRunMatchesThePlan) {
                {"indices", "8 bytes (int64)"});
 }
 
-TEST(Errors, MaxBackwardIndicesOutsideTheirWindow) {
+TEST(Errors, MaxBackwardIndicesOutsideThePlane) {
   // 4 -> 2: windows [0, 2) and [2, 4).
   const Layout grad_output = contiguous({1, 1, 2});
   const Layout grad_input = contiguous({1, 1, 4});
   const Plan plan = Plan::max_backward(DType::f32, 1, grad_output, grad_output, grad_input);
-  const float dy[2] = {1, 1};
+  const float dy[2] = {1, 2};
   float dx[4] = {7, 7, 7, 7};
-  for (int64_t bad : {int64_t{2}, int64_t{-1}, int64_t{4}, INT64_MAX}) {
-    const int64_t indices[2] = {bad, 3};
-    expect_error(
-        [&] { plan.run(dy, indices, dx); }, ErrorCode::invalid_argument,
-        {("indices value " + std::to_string(bad)).c_str(), "output cell (0)", "window [0, 2)"});
-    for (float v : dx) EXPECT_EQ(v, 7.0f);  // checked before anything is written
+  for (int64_t bad : {int64_t{-1}, int64_t{4}, INT64_MAX, INT64_MIN}) {
+    const int64_t indices[2] = {1, bad};
+    expect_error([&] { plan.run(dy, indices, dx); }, ErrorCode::invalid_argument,
+                 {("indices value " + std::to_string(bad)).c_str(), "channel 0, output cell (1)",
+                  "outside the input plane of 4 cells [4]"});
   }
-  const int64_t good[2] = {1, 3};
-  plan.run(dy, good, dx);
-  EXPECT_EQ(dx[1], 1.0f);
-  EXPECT_EQ(dx[0], 0.0f);
+  // Inside the plane but outside its window: PyTorch adds it there, and so
+  // does adapool.
+  const int64_t elsewhere[2] = {3, 3};
+  plan.run(dy, elsewhere, dx);
+  const float expected[4] = {0, 0, 0, 3};
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(dx[i], expected[i]) << i;
+}
+
+TEST(Errors, MaxBackwardReportsTheSameBadIndexForEveryThreadCount) {
+  // 64 channels of 8 -> 3, with indices outside the plane in channels 21
+  // and 50: every thread count names channel 21.
+  const Layout grad_output = contiguous({64, 3});
+  const Layout grad_input = contiguous({64, 8});
+  std::vector<float> dy(64 * 3, 1.0f), dx(64 * 8);
+  std::vector<int64_t> indices;
+  for (int c = 0; c < 64; ++c) indices.insert(indices.end(), {0, 2, 5});
+  indices[50 * 3 + 1] = 8;
+  indices[21 * 3 + 2] = -4;
+  for (int threads : {1, 2, 3, 8}) {
+    Options options;
+    options.threads = threads;
+    options.min_work_per_thread = 1;
+    expect_error(
+        [&] {
+          Plan::max_backward(DType::f32, 1, grad_output, grad_output, grad_input, options)
+              .run(dy.data(), indices.data(), dx.data());
+        },
+        ErrorCode::invalid_argument, {"indices value -4 at channel 21, output cell (2)"});
+  }
 }
 
 }  // namespace
