@@ -81,61 +81,63 @@ HWY_INLINE void MaxWindow(const T* HWY_RESTRICT plane, const std::array<int64_t,
                           const Window& wd, const Window& wh, const Window& ww, int64_t in_h,
                           int64_t in_w, T* value, int64_t* index) {
   Compared<T> best = -std::numeric_limits<Compared<T>>::infinity();
-  T best_value = StoreScalar<T>(-HUGE_VAL);
   int64_t where = (wd.begin * in_h + wh.begin) * in_w + ww.begin;
+  const int64_t stride_w = xs[4];
   for (int64_t d = wd.begin; d < wd.end; ++d) {
     for (int64_t h = wh.begin; h < wh.end; ++h) {
       const T* line = plane + d * xs[2] + h * xs[3];
       const int64_t first = (d * in_h + h) * in_w;
       for (int64_t w = ww.begin; w < ww.end; ++w) {
-        const T raw = line[w * xs[4]];
-        const Compared<T> v = Widen(raw);
+        const Compared<T> v = Widen(line[w * stride_w]);
         if (v > best || std::isnan(v)) {
           best = v;
-          best_value = raw;
           where = first + w;
         }
       }
     }
   }
-  *value = best_value;
+  // Exact: the maximum is one of the window's values (a NaN keeps its sign).
+  if constexpr (std::is_same_v<T, double>) {
+    *value = best;
+  } else {
+    *value = NarrowTo<T>(best);
+  }
   *index = where;
 }
 
 // The same for lanes of planes that lie next to each other (plane stride
 // 1), a vector of them at a time; returns how many planes it did (a multiple
-// of the vector length).
+// of the vector length). A small window is done a vector of planes at a
+// time with the running maxima in registers; a large one (more than fits
+// the caches for all planes) is streamed once, cell by cell, with the
+// running maxima of every plane in `scratch` (2 * planes doubles).
 template <class T>
 HWY_INLINE int64_t MaxWindowLanes(const T* HWY_RESTRICT planes_first, int64_t planes,
                                   const std::array<int64_t, 5>& xs, const Window& wd,
                                   const Window& wh, const Window& ww, int64_t in_h, int64_t in_w,
                                   T* y, int64_t y_plane_stride, int64_t* indices,
-                                  int64_t indices_plane_stride) {
+                                  int64_t indices_plane_stride, double* scratch) {
   using C = Compared<T>;
   const hn::ScalableTag<C> dc;
   const hn::RebindToSigned<decltype(dc)> di;
   using I = hn::TFromD<decltype(di)>;
   const auto lanes = static_cast<int64_t>(hn::Lanes(dc));
-  HWY_ALIGN C values[hn::MaxLanes(dc)];
-  HWY_ALIGN I wheres[hn::MaxLanes(di)];
+  const int64_t vectors = planes - planes % lanes;
+  if (vectors == 0) return 0;
   const auto start = static_cast<I>((wd.begin * in_h + wh.begin) * in_w + ww.begin);
-  int64_t j = 0;
-  for (; j + lanes <= planes; j += lanes) {
-    auto best = hn::Set(dc, -std::numeric_limits<C>::infinity());
-    auto where = hn::Set(di, start);
-    for (int64_t d = wd.begin; d < wd.end; ++d) {
-      for (int64_t h = wh.begin; h < wh.end; ++h) {
-        const T* line = planes_first + j + d * xs[2] + h * xs[3];
-        auto cell = hn::Set(di, static_cast<I>((d * in_h + h) * in_w + ww.begin));
-        const auto one = hn::Set(di, I{1});
-        for (int64_t w = ww.begin; w < ww.end; ++w, cell = hn::Add(cell, one)) {
-          const auto v = LoadCompared(dc, line + w * xs[4]);
-          const auto takes = hn::Or(hn::Gt(v, best), hn::IsNaN(v));
-          best = hn::IfThenElse(takes, v, best);
-          where = hn::IfThenElse(hn::RebindMask(di, takes), cell, where);
-        }
-      }
-    }
+  // One step of PyTorch's rule for a vector of planes.
+  const auto step = [&](auto& best, auto& where, const T* cell, I cell_index) HWY_ATTR
+      __attribute__((always_inline)) {
+    const auto v = LoadCompared(dc, cell);
+    const auto takes = hn::Or(hn::Gt(v, best), hn::IsNaN(v));
+    best = hn::IfThenElse(takes, v, best);
+    where = hn::IfThenElse(hn::RebindMask(di, takes), hn::Set(di, cell_index), where);
+  };
+  // Writes a vector of planes' maximum and index.
+  const auto store = [&](int64_t j, const auto& best, const auto& where) HWY_ATTR
+      __attribute__((always_inline)) {
+    HWY_ALIGN C values[hn::MaxLanes(dc)];
+    HWY_ALIGN I wheres[hn::MaxLanes(di)];
     if constexpr (std::is_same_v<T, C>) {
       if (y_plane_stride == 1) {
         hn::StoreU(best, dc, y + j);
@@ -153,13 +155,56 @@ HWY_INLINE int64_t MaxWindowLanes(const T* HWY_RESTRICT planes_first, int64_t pl
       hn::Store(where, di, wheres);
       for (int64_t k = 0; k < lanes; ++k) indices[(j + k) * indices_plane_stride] = wheres[k];
     }
+  };
+  const int64_t window_bytes =
+      wd.count() * wh.count() * ww.count() * planes * static_cast<int64_t>(sizeof(T));
+  if (window_bytes <= (int64_t{128} << 10)) {
+    for (int64_t j = 0; j < vectors; j += lanes) {
+      auto best = hn::Set(dc, -std::numeric_limits<C>::infinity());
+      auto where = hn::Set(di, start);
+      for (int64_t d = wd.begin; d < wd.end; ++d) {
+        for (int64_t h = wh.begin; h < wh.end; ++h) {
+          const T* line = planes_first + j + d * xs[2] + h * xs[3];
+          const auto first = static_cast<I>((d * in_h + h) * in_w);
+          for (int64_t w = ww.begin; w < ww.end; ++w) {
+            step(best, where, line + w * xs[4], static_cast<I>(first + w));
+          }
+        }
+      }
+      store(j, best, where);
+    }
+    return vectors;
   }
-  return j;
+  C* best_all = reinterpret_cast<C*>(scratch);
+  I* where_all = reinterpret_cast<I*>(scratch + planes);
+  for (int64_t j = 0; j < vectors; j += lanes) {
+    hn::StoreU(hn::Set(dc, -std::numeric_limits<C>::infinity()), dc, best_all + j);
+    hn::StoreU(hn::Set(di, start), di, where_all + j);
+  }
+  for (int64_t d = wd.begin; d < wd.end; ++d) {
+    for (int64_t h = wh.begin; h < wh.end; ++h) {
+      const T* line = planes_first + d * xs[2] + h * xs[3];
+      const auto first = static_cast<I>((d * in_h + h) * in_w);
+      for (int64_t w = ww.begin; w < ww.end; ++w) {
+        for (int64_t j = 0; j < vectors; j += lanes) {
+          auto best = hn::LoadU(dc, best_all + j);
+          auto where = hn::LoadU(di, where_all + j);
+          step(best, where, line + w * xs[4] + j, static_cast<I>(first + w));
+          hn::StoreU(best, dc, best_all + j);
+          hn::StoreU(where, di, where_all + j);
+        }
+      }
+    }
+  }
+  for (int64_t j = 0; j < vectors; j += lanes) {
+    store(j, hn::LoadU(dc, best_all + j), hn::LoadU(di, where_all + j));
+  }
+  return vectors;
 }
 
 template <class T>
 void max_forward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, int64_t last,
-                      double*) {
+                      double* workspace) {
   const T* x = static_cast<const T*>(buffers.source);
   T* y = static_cast<T*>(buffers.destination);
   const auto& xs = plan.source_strides;
@@ -195,7 +240,7 @@ void max_forward_rows(const PlanData& plan, const Buffers& buffers, int64_t firs
       int64_t j = 0;
       if (lanes) {
         j = MaxWindowLanes(x_group, group.planes, xs, wd, wh, ww, in_h, in_w, y_cell, ys[1],
-                           indices_cell, is[1]);
+                           indices_cell, is[1], workspace);
       }
       for (; j < group.planes; ++j) {
         MaxWindow(x_group + j * xs[1], xs, wd, wh, ww, in_h, in_w, y_cell + j * ys[1],

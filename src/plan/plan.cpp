@@ -264,8 +264,12 @@ PlanData make_plan(Direction direction, Reduction reduction, DType dtype, int sp
   plan.chunk_columns =
       std::clamp<int64_t>(std::max(plan.in_sizes[2], plan.out_sizes[2]), 1,
                           std::max<int64_t>(1, kWorkspaceColumns / plan.group_planes));
-  // Max pooling keeps its running maxima in registers and needs no scratch.
-  plan.workspace_per_thread = max ? 0 : 2 * plan.chunk_columns * plan.group_planes;
+  // Max pooling's forward keeps the running maxima and indices of a group's
+  // planes there when a window is too large for registers; its backward
+  // needs none.
+  plan.workspace_per_thread = !max      ? 2 * plan.chunk_columns * plan.group_planes
+                              : forward ? 2 * plan.group_planes
+                                        : 0;
   const int64_t groups = plan.batch * plan.groups_per_batch;
   const auto& lines = forward ? plan.out_sizes : plan.in_sizes;
   plan.rows = !forward && max ? groups : groups * lines[0] * lines[1];
