@@ -1,7 +1,7 @@
 // The C API driven by bytes: dtype, spatial dims, layouts (sizes 0, huge
 // near 2^62, negative; strides 0, negative, overlapping), thread counts,
-// forward and backward. Every call must return a known adapool_status with a
-// message on failure. Plans whose views span little memory run on real
+// average and max pooling (with fuzzed indices), forward and backward. Every call must return a
+// known adapool_status with a message on failure. Plans whose views span little memory run on real
 // buffers (separate, or one buffer at a fuzzed offset to probe the overlap
 // check); the rest run with null pointers and must be refused, not crash.
 #include <adapool/adapool.h>
@@ -190,16 +190,35 @@ bool small(const std::optional<Span>& span) {
          extent <= kMaxRunBytes && span->elements <= kMaxRunElements;
 }
 
+// Max pooling backward's indices: mostly flat positions inside the plane,
+// a few anywhere in int64 (which must be refused, not followed).
+std::vector<int64_t> fuzzed_indices(const Span& span, int64_t plane_cells, Bytes& bytes) {
+  std::vector<int64_t> indices(static_cast<size_t>((span.high - span.low) / 8 + 1));
+  for (int64_t& index : indices) {
+    const uint8_t selector = bytes.byte();
+    index = selector < 0xf0 ? selector % plane_cells : bytes.int64();
+  }
+  return indices;
+}
+
 void run_plan(const adapool_plan* plan, const adapool_layout& source,
               const adapool_layout& destination, int spatial_dims, size_t element_size,
-              Bytes& bytes) {
+              Bytes& bytes, const adapool_layout* indices_layout, bool forward) {
   const auto source_span = span_of(source, static_cast<int64_t>(element_size));
   const auto destination_span = span_of(destination, static_cast<int64_t>(element_size));
   // The library accepted the layouts, so their spans fit int64.
   check(source_span.has_value() && destination_span.has_value());
-  if (!small(source_span) || !small(destination_span) ||
+  const auto indices_span =
+      indices_layout ? span_of(*indices_layout, 8) : std::optional<Span>(Span{});
+  if (!small(source_span) || !small(destination_span) || !small(indices_span) ||
       run_work(source, destination, spatial_dims) > kMaxRunWork) {
-    checked(adapool_plan_run(plan, nullptr, nullptr));
+    if (indices_layout == nullptr) {
+      checked(adapool_plan_run(plan, nullptr, nullptr));
+    } else if (forward) {
+      checked(adapool_plan_run_max_forward(plan, nullptr, nullptr, nullptr));
+    } else {
+      checked(adapool_plan_run_max_backward(plan, nullptr, nullptr, nullptr));
+    }
     return;
   }
   const int64_t source_bytes = source_span->high - source_span->low;
@@ -215,10 +234,42 @@ void run_plan(const adapool_plan* plan, const adapool_layout& source,
   for (size_t i = 0; i < buffer.size(); ++i) buffer[i] = static_cast<double>(i % 7);
   const char* source_data = base - source_span->low;
   char* destination_data = base + (shared ? offset : source_bytes) - destination_span->low;
-  const adapool_status status = checked(adapool_plan_run(plan, source_data, destination_data));
   const bool empty = source_span->elements == 0 || destination_span->elements == 0;
   const bool overlapping = shared && !empty && offset < source_bytes;
-  check(status == (overlapping ? ADAPOOL_ERROR_OVERLAP : ADAPOOL_OK));
+  if (indices_layout == nullptr) {
+    const adapool_status status = checked(adapool_plan_run(plan, source_data, destination_data));
+    check(status == (overlapping ? ADAPOOL_ERROR_OVERLAP : ADAPOOL_OK));
+    return;
+  }
+  // Max pooling: the plane is the pooled sizes of the input (the forward's
+  // source, the backward's destination).
+  const adapool_layout& input = forward ? source : destination;
+  int64_t plane_cells = 1;
+  for (int d = std::max(input.rank - spatial_dims, 0); d < input.rank; ++d) {
+    // Saturates: an empty view may have huge pooled sizes.
+    if (__builtin_mul_overflow(plane_cells, std::max<int64_t>(input.sizes[d], 1), &plane_cells)) {
+      plane_cells = INT64_MAX;
+    }
+  }
+  // The forward's start at 0, a cell of the plane, so every entry must end
+  // inside it, written or not.
+  std::vector<int64_t> indices = forward ? std::vector<int64_t>(static_cast<size_t>(
+                                               (indices_span->high - indices_span->low) / 8 + 1))
+                                         : fuzzed_indices(*indices_span, plane_cells, bytes);
+  int64_t* index_data = indices.data() - indices_span->low / 8;
+  const adapool_status status =
+      forward
+          ? checked(adapool_plan_run_max_forward(plan, source_data, destination_data, index_data))
+          : checked(adapool_plan_run_max_backward(plan, source_data, index_data, destination_data));
+  if (overlapping) {
+    check(status == ADAPOOL_ERROR_OVERLAP);
+  } else if (forward) {
+    check(status == ADAPOOL_OK);
+    for (int64_t index : indices) check(index >= 0 && index < plane_cells);
+  } else {
+    // Indices outside the plane are refused; none are written through.
+    check(status == ADAPOOL_OK || status == ADAPOOL_ERROR_INVALID_ARGUMENT);
+  }
 }
 
 }  // namespace
@@ -236,6 +287,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const bool batched = (flags & 2) != 0;
   const bool one_shot = (flags & 4) != 0;
   const bool same_leading = (flags & 8) != 0;
+  const bool max = (flags & 0x40) != 0;
   const int threads = static_cast<int>(bytes.byte() % 12) - 2;  // -2..9, 0 = all
 
   adapool_layout input{};
@@ -265,18 +317,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const adapool_layout& destination = forward ? output : input;
   const size_t element_size = element_size_of(dtype);
   adapool_plan* plan = nullptr;
-  const adapool_status status = checked(
-      forward ? adapool_plan_forward(dtype, spatial_dims, &input, &output, threads, &plan)
-              : adapool_plan_backward(dtype, spatial_dims, &output, &input, threads, &plan));
+  // Max pooling's indices: the output's shape, in the output's layout.
+  const adapool_layout indices = output;
+  adapool_status status = ADAPOOL_OK;
+  if (max) {
+    status = checked(forward ? adapool_plan_max_forward(dtype, spatial_dims, &input, &output,
+                                                        &indices, threads, &plan)
+                             : adapool_plan_max_backward(dtype, spatial_dims, &output, &indices,
+                                                         &input, threads, &plan));
+  } else {
+    status = checked(
+        forward ? adapool_plan_forward(dtype, spatial_dims, &input, &output, threads, &plan)
+                : adapool_plan_backward(dtype, spatial_dims, &output, &input, threads, &plan));
+  }
   check((status == ADAPOOL_OK) == (plan != nullptr));
   if (plan != nullptr) {
-    if (one_shot) {  // the same checks through the plan-and-run entry points
+    if (one_shot && !max) {  // the same checks through the plan-and-run entry points
       checked(
           forward
               ? adapool_forward(dtype, spatial_dims, &input, nullptr, &output, nullptr, threads)
               : adapool_backward(dtype, spatial_dims, &output, nullptr, &input, nullptr, threads));
     }
-    run_plan(plan, source, destination, spatial_dims, element_size, bytes);
+    run_plan(plan, source, destination, spatial_dims, element_size, bytes, max ? &indices : nullptr,
+             forward);
     adapool_plan_destroy(plan);
   }
 

@@ -325,20 +325,26 @@ class IndexOffsets {
       : in_h_(in[1]),
         in_w_(in[2]),
         depth_(in[0] > 1),
-        dense_(xs[3] == in[2] * xs[4] && (in[0] == 1 || xs[2] == in[1] * xs[3])),
+        dense_(chains(xs[3], in[2], xs[4]) && (in[0] == 1 || chains(xs[2], in[1], xs[3]))),
         by_w_(in[2]),
         by_h_(in[1]),
-        stride_line_(xs[3]),
-        stride_w_(xs[4]),
-        // d * xs[2] + h * xs[3] == line * xs[3] + d * (xs[2] - H * xs[3])
-        stride_extra_d_(xs[2] - in[1] * xs[3]) {}
+        stride_line_(static_cast<uint64_t>(xs[3])),
+        stride_w_(static_cast<uint64_t>(xs[4])),
+        // d * xs[2] + h * xs[3] == line * xs[3] + d * (xs[2] - H * xs[3]).
+        // Unsigned: the terms may wrap (size-1 dimensions take any stride),
+        // the offset they add up to fits.
+        stride_extra_d_(static_cast<uint64_t>(xs[2]) -
+                        static_cast<uint64_t>(in[1]) * static_cast<uint64_t>(xs[3])) {}
 
   HWY_INLINE int64_t operator()(int64_t index) const {
-    if (dense_) return index * stride_w_;
+    const auto at = static_cast<uint64_t>(index);
+    if (dense_) return static_cast<int64_t>(at * stride_w_);
     const int64_t line = by_w_.quotient(index);
     const int64_t w = index - line * in_w_;
     const int64_t d = depth_ ? by_h_.quotient(line) : 0;
-    return line * stride_line_ + w * stride_w_ + d * stride_extra_d_;
+    return static_cast<int64_t>(static_cast<uint64_t>(line) * stride_line_ +
+                                static_cast<uint64_t>(w) * stride_w_ +
+                                static_cast<uint64_t>(d) * stride_extra_d_);
   }
 
  private:
@@ -348,9 +354,15 @@ class IndexOffsets {
   bool dense_;
   Divider by_w_;
   Divider by_h_;
-  int64_t stride_line_;
-  int64_t stride_w_;
-  int64_t stride_extra_d_;
+  // outer == size * inner, without overflowing.
+  static bool chains(int64_t outer, int64_t size, int64_t inner) {
+    int64_t product = 0;
+    return !__builtin_mul_overflow(size, inner, &product) && outer == product;
+  }
+
+  uint64_t stride_line_;
+  uint64_t stride_w_;
+  uint64_t stride_extra_d_;
 };
 
 template <class T>

@@ -130,14 +130,18 @@ struct Group {
   int64_t indices_offset;
 };
 
+// An empty source is never read, and its strides (and a backward's indices'
+// strides) are unchecked: its offsets are 0 then, never formed from them.
 inline Group group_of(const PlanData& plan, int64_t group) {
   const int64_t n = group / plan.groups_per_batch;
   const int64_t c = (group % plan.groups_per_batch) * plan.group_planes;
   const auto& s = plan.source_strides;
   const auto& t = plan.destination_strides;
   const auto& i = plan.indices_strides;
-  return {std::min(plan.group_planes, plan.channels - c), n * s[0] + c * s[1], n * t[0] + c * t[1],
-          n * i[0] + c * i[1]};
+  const bool reads = !plan.source_bytes.empty();
+  const bool indexed = plan.has_indices && !plan.indices_bytes.empty();
+  return {std::min(plan.group_planes, plan.channels - c), reads ? n * s[0] + c * s[1] : 0,
+          n * t[0] + c * t[1], indexed ? n * i[0] + c * i[1] : 0};
 }
 
 // `indices`: max pooling's, or null.
