@@ -12,8 +12,10 @@ RowKernel select_kernel(Direction direction, Reduction reduction, DType dtype);
 // of rows, so the microkernels inside inline into the row loops.
 #define ADAPOOL_ROW_DISPATCH(Name)                                              \
   [](const PlanData& plan, const Buffers& buffers, int64_t first, int64_t last, \
-     double* workspace) { HWY_DYNAMIC_DISPATCH(Name)                            \
-                          (plan, buffers, first, last, workspace); }
+     double* workspace) {                                                       \
+    HWY_DYNAMIC_DISPATCH(Name)                                                  \
+    (plan, buffers, first, last, workspace);                                    \
+  }
 
 // Max pooling's kernels (max_kernels.cpp).
 RowKernel select_max_kernel(Direction direction, DType dtype);
