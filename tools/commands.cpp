@@ -1,5 +1,7 @@
 #include "commands.hpp"
 
+#include "compare_report.hpp"
+#include "comparison.hpp"
 #include "demo_image.hpp"
 #include "io/files.hpp"
 #include "io/npy.hpp"
@@ -11,6 +13,7 @@
 #include "report.hpp"
 
 #include <adapool/adapool.hpp>
+#include <adapool/conventions.hpp>
 
 #include <algorithm>
 #include <cstring>
@@ -27,11 +30,8 @@ std::span<const std::byte> as_bytes(const std::string& text) {
   return {reinterpret_cast<const std::byte*>(text.data()), text.size()};
 }
 
-void write_pictures(std::span<const int64_t> in, std::span<const int64_t> out,
-                    std::optional<std::array<int64_t, 2>> cell, const std::string& svg,
-                    const std::string& png, std::ostream& notes) {
-  if (svg.empty() && png.empty()) return;
-  const Scene scene = windows_scene(in, out, cell);
+void write_scene(const Scene& scene, const std::string& svg, const std::string& png,
+                 std::ostream& notes) {
   if (!svg.empty()) {
     write_file_atomically(svg, as_bytes(render_svg(scene)));
     notes << "wrote " << svg << "\n";
@@ -40,6 +40,13 @@ void write_pictures(std::span<const int64_t> in, std::span<const int64_t> out,
     write_file_atomically(png, encode_png(render_raster(scene), png));
     notes << "wrote " << png << "\n";
   }
+}
+
+void write_pictures(std::span<const int64_t> in, std::span<const int64_t> out,
+                    std::optional<std::array<int64_t, 2>> cell, const std::string& svg,
+                    const std::string& png, std::ostream& notes) {
+  if (svg.empty() && png.empty()) return;
+  write_scene(windows_scene(in, out, cell), svg, png, notes);
 }
 
 enum class Format { npy, png };
@@ -88,14 +95,64 @@ std::string describe(const Image& image) {
 
 }  // namespace
 
+namespace {
+
+int64_t scan_bound(const std::string& text, const char* argument) {
+  const std::vector<int64_t> sizes = parse_sizes(text, argument, 1);
+  if (sizes.size() != 1) fail(argument, " '", text, "' is one size, not ", sizes.size());
+  if (sizes[0] > kMaxScanSide) {
+    fail(argument, " '", text, "' is too large (a scan goes up to ", kMaxScanSide, ")");
+  }
+  return sizes[0];
+}
+
+void scan_command(const ExplainArguments& arguments, std::ostream& out, std::ostream& notes) {
+  if (!arguments.in.empty() || !arguments.out.empty()) {
+    fail("--scan IN_MAX OUT_MAX replaces IN and OUT; give one or the other");
+  }
+  if (arguments.compare) fail("--compare and --scan are two views; give one of them");
+  if (arguments.cell) fail("--cell highlights a window; a --scan picture has none");
+  const int64_t in_max = scan_bound(arguments.scan[0], "--scan IN_MAX");
+  const int64_t out_max = scan_bound(arguments.scan[1], "--scan OUT_MAX");
+  const ConventionScan scan = scan_conventions(in_max, out_max);
+  // Pictures first: a scan too large to draw fails before anything is printed.
+  if (!arguments.svg.empty() || !arguments.png.empty()) {
+    write_scene(scan_scene(scan), arguments.svg, arguments.png, notes);
+  }
+  const std::vector<Float32Finding> findings = float32_findings();
+  out << (arguments.json ? scan_json(scan, findings) : scan_text(scan, findings));
+}
+
+}  // namespace
+
 void explain_command(const ExplainArguments& arguments, std::ostream& out, std::ostream& notes) {
+  if (!arguments.scan.empty()) {
+    scan_command(arguments, out, notes);
+    return;
+  }
+  if (arguments.in.empty() || arguments.out.empty()) {
+    fail("explain needs IN and OUT, or --scan IN_MAX OUT_MAX (see adapool --help)");
+  }
   const std::vector<int64_t> in = parse_sizes(arguments.in, "IN", 1);
-  std::vector<int64_t> sizes = parse_sizes(arguments.out, "OUT", 0);
+  std::vector<int64_t> sizes = parse_sizes(arguments.out, "OUT", arguments.compare ? 1 : 0);
   // One output size for every dimension, as PyTorch's output_size=5.
   if (sizes.size() == 1) sizes.resize(in.size(), sizes[0]);
   if (sizes.size() != in.size()) {
     fail("IN '", arguments.in, "' has ", in.size(), " sizes but OUT '", arguments.out, "' has ",
          sizes.size());
+  }
+  if (arguments.compare) {
+    const auto check = [](const char* name, const std::string& text,
+                          const std::vector<int64_t>& values) {
+      for (const int64_t size : values) {
+        if (size > kMaxConventionSize) {
+          fail(name, " '", text, "': --compare takes sizes up to ", kMaxConventionSize,
+               " (2^26), not ", size);
+        }
+      }
+    };
+    check("IN", arguments.in, in);
+    check("OUT", arguments.out, sizes);
   }
   std::optional<std::array<int64_t, 2>> cell;
   if (arguments.cell) cell = parse_cell(*arguments.cell, "--cell");
@@ -104,6 +161,11 @@ void explain_command(const ExplainArguments& arguments, std::ostream& out, std::
   }
   // Pictures first: a size too large to draw fails before anything is printed.
   write_pictures(in, sizes, cell, arguments.svg, arguments.png, notes);
+  if (arguments.compare) {
+    const Comparison comparison = compare_conventions(in, sizes);
+    out << (arguments.json ? compare_json(comparison) : compare_text(comparison));
+    return;
+  }
   out << (arguments.json ? explain_json(in, sizes) : explain_text(in, sizes));
 }
 
@@ -111,6 +173,10 @@ void pool_command(const PoolArguments& arguments, std::ostream& out) {
   const OutputSize size =
       parse_size_list(arguments.size, {.argument = "--size", .minimum = 0, .allow_keep = true});
   if (arguments.threads < 0) fail("--threads ", arguments.threads, " is negative");
+  if (arguments.op != "avg" && arguments.op != "max") {
+    fail("--op ", arguments.op, " is not avg or max");
+  }
+  const Reduction reduction = arguments.op == "max" ? Reduction::max : Reduction::average;
   const fs::path in = arguments.in, target = arguments.out;
   if (same_file(in, target)) {
     fail(target.string(), ": OUT is the input file; write the result to another file");
@@ -126,14 +192,14 @@ void pool_command(const PoolArguments& arguments, std::ostream& out) {
   if (format == Format::npy) {
     const NpyArray input = parse_npy(bytes, in_name);
     const NpyArray output =
-        pool_array(input, size, arguments.channels_last, arguments.threads, in_name);
+        pool_array(input, size, reduction, arguments.channels_last, arguments.threads, in_name);
     write_file_atomically(target, encode_npy(output));
     out << in_name << " " << describe(input) << " -> " << out_name << " " << describe(output)
         << "\n";
   } else {
     if (arguments.channels_last) fail("--channels-last applies to .npy files; a PNG always is");
     const Image input = decode_png(bytes, in_name);
-    const Image output = pool_image(input, size, arguments.threads, in_name);
+    const Image output = pool_image(input, size, reduction, arguments.threads, in_name);
     write_file_atomically(target, encode_png(output, out_name));
     out << in_name << " " << describe(input) << " -> " << out_name << " " << describe(output)
         << "\n";
@@ -161,7 +227,7 @@ void demo_command(std::ostream& out) {
   // 192x256 -> 30x40: 6.4 input pixels per output, so windows of 6 and 7
   // pixels that overlap, as in the table above.
   const Image image = demo_image();
-  const Image pooled = pool_image(image, {30, 40}, 1, input_png);
+  const Image pooled = pool_image(image, {30, 40}, Reduction::average, 1, input_png);
   write_file_atomically(input_png, encode_png(image, input_png));
   write_file_atomically(pooled_png, encode_png(pooled, pooled_png));
   out << "Pictures of the windows (output (" << kCell[0] << ", " << kCell[1]

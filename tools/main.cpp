@@ -51,25 +51,38 @@ int run(int argc, char** argv) {
 
   ExplainArguments explain;
   CLI::App* explain_app = app.add_subcommand(
-      "explain", "Show the windows of pooling IN to OUT, e.g. `explain 10x10 5x7`");
-  explain_app->add_option("IN", explain.in, "input sizes: 224, 10x10 or 8x9x10")->required();
-  explain_app->add_option("OUT", explain.out, "output sizes, one per input size, or one for all")
-      ->required();
+      "explain",
+      "Show the windows of pooling IN to OUT, e.g. `explain 10x10 5x7`; --compare puts other "
+      "systems' windows beside them, --scan IN_MAX OUT_MAX measures how often they agree");
+  // IN and OUT are checked by explain_command: --scan takes their place.
+  explain_app->add_option("IN", explain.in, "input sizes: 224, 10x10 or 8x9x10");
+  explain_app->add_option("OUT", explain.out, "output sizes, one per input size, or one for all");
   explain_app->add_flag("--json", explain.json, "print JSON instead of tables");
-  explain_app->add_option("--svg", explain.svg, "draw the windows into an SVG file");
-  explain_app->add_option("--png", explain.png, "draw the windows into a PNG file");
+  explain_app->add_flag("--compare", explain.compare,
+                        "the windows of other systems' conventions beside PyTorch's: which "
+                        "output cells differ, and by how much");
+  explain_app
+      ->add_option("--scan", explain.scan,
+                   "IN_MAX OUT_MAX, instead of IN OUT: how often each convention agrees with "
+                   "PyTorch over 1..IN_MAX x 1..OUT_MAX; --svg/--png draw it")
+      ->expected(2)
+      ->type_name("SIZE");
+  explain_app->add_option("--svg", explain.svg, "draw the windows (or the scan) into an SVG file");
+  explain_app->add_option("--png", explain.png, "draw the windows (or the scan) into a PNG file");
   explain_app->add_option("--cell", explain.cell,
                           "highlight output cell I,J (row, column) in the picture");
   explain_app->callback([&] { action = [&] { explain_command(explain, std::cout, std::cerr); }; });
 
   PoolArguments pool;
-  CLI::App* pool_app = app.add_subcommand(
-      "pool", "Pool a .npy file (float16/32/64; the trailing axes, one per --size entry) or a PNG");
+  CLI::App* pool_app = app.add_subcommand("pool",
+                                          "Pool a .npy file (float16/32/64; the trailing axes, one "
+                                          "per --size entry) or a PNG, by mean or maximum (--op)");
   pool_app->add_option("IN", pool.in, "input .npy or .png file")->required();
   pool_app->add_option("OUT", pool.out, "output file, same format; replaced only on success")
       ->required();
   pool_app->add_option("--size", pool.size, "output sizes, e.g. 5x7; '-' keeps an axis: 5x-")
       ->required();
+  pool_app->add_option("--op", pool.op, "avg (default) or max: the window's mean or maximum");
   pool_app->add_flag("--channels-last", pool.channels_last,
                      ".npy: the last axis is channels; pool the axes before it");
   pool_app->add_option("--threads", pool.threads, "threads (0: all); results do not depend on it")

@@ -1,10 +1,14 @@
 // The picture of the windows: the input grid with every output window drawn
 // over it, translucent so overlaps show darker, and the 1-d windows of each
-// axis as bars along the top and left edges. One scene, two renderings: SVG
-// text and a raster image for PNG, so both show the same thing.
+// axis as bars along the top and left edges; and the agreement of other
+// systems' window conventions with PyTorch's over a grid of sizes. One scene,
+// two renderings: SVG text and a raster image for PNG, so both show the same
+// thing.
 #pragma once
 
 #include "io/png_codec.hpp"
+
+#include <adapool/conventions.hpp>
 
 #include <array>
 #include <cstdint>
@@ -28,7 +32,8 @@ struct Box {
   int outline_width;
 };
 
-// Text exists only in the SVG; the raster has no font.
+// Text: the SVG in a sans-serif font of `size` pixels, the raster in a
+// built-in 5x7 pixel font (so it reads smaller there).
 struct Label {
   int x, y;
   int size;
@@ -50,6 +55,12 @@ inline constexpr int64_t kMaxPictureSide = 256;
 // inputs larger than kMaxPictureSide or a cell outside the output.
 Scene windows_scene(std::span<const int64_t> in, std::span<const int64_t> out,
                     std::optional<std::array<int64_t, 2>> cell);
+
+// The agreement of every convention with PyTorch over a scan's grid, one
+// panel per convention: in = 1..in_max across, out = 1..out_max down, a cell
+// per size pair coloured by Agreement. Throws ToolError for scans larger
+// than kMaxPictureSide per axis.
+Scene scan_scene(const ConventionScan& scan);
 
 std::string render_svg(const Scene& scene);
 

@@ -30,12 +30,16 @@ int64_t product(std::span<const int64_t> sizes, std::string_view name) {
 
 // Plans and runs one forward pass; the library's own checks (empty
 // dimensions, overflow) become errors naming the file.
-void run_forward(DType dtype, int spatial_dims, const Layout& input, const void* x,
-                 const Layout& output, void* y, int threads, std::string_view name) {
+void run_forward(Reduction reduction, DType dtype, int spatial_dims, const Layout& input,
+                 const void* x, const Layout& output, void* y, int threads, std::string_view name) {
   Options options;
   options.threads = threads;
   try {
-    Plan::forward(dtype, spatial_dims, input, output, options).run(x, y);
+    const Plan plan =
+        reduction == Reduction::max
+            ? Plan::max_forward(dtype, spatial_dims, input, output, std::nullopt, options)
+            : Plan::forward(dtype, spatial_dims, input, output, options);
+    plan.run(x, y);
   } catch (const Error& error) {
     fail(name, ": ", error.what());
   }
@@ -43,8 +47,8 @@ void run_forward(DType dtype, int spatial_dims, const Layout& input, const void*
 
 }  // namespace
 
-NpyArray pool_array(const NpyArray& input, const OutputSize& output_size, bool channels_last,
-                    int threads, std::string_view name) {
+NpyArray pool_array(const NpyArray& input, const OutputSize& output_size, Reduction reduction,
+                    bool channels_last, int threads, std::string_view name) {
   const int spatial_dims = static_cast<int>(output_size.size());
   const int rank = static_cast<int>(input.shape.size());
   const int needed = spatial_dims + (channels_last ? 1 : 0);
@@ -81,13 +85,13 @@ NpyArray pool_array(const NpyArray& input, const OutputSize& output_size, bool c
     fail(name, ": output is too large");
   }
   output.data.resize(static_cast<size_t>(bytes));
-  run_forward(input.dtype, spatial_dims, layout(sizes), input.data.data(), layout(pooled_sizes),
-              output.data.data(), threads, name);
+  run_forward(reduction, input.dtype, spatial_dims, layout(sizes), input.data.data(),
+              layout(pooled_sizes), output.data.data(), threads, name);
   return output;
 }
 
-Image pool_image(const Image& input, const OutputSize& output_size, int threads,
-                 std::string_view name) {
+Image pool_image(const Image& input, const OutputSize& output_size, Reduction reduction,
+                 int threads, std::string_view name) {
   if (output_size.size() > 2) {
     fail(name, ": a PNG has 2 axes to pool (height x width); --size has ", output_size.size());
   }
@@ -111,7 +115,7 @@ Image pool_image(const Image& input, const OutputSize& output_size, int threads,
   }
   const std::vector<double> x(input.samples.begin(), input.samples.end());
   std::vector<double> y(static_cast<size_t>(output.width * output.height * output.channels));
-  run_forward(DType::f64, 2, Layout::channels_last(sizes, 2), x.data(),
+  run_forward(reduction, DType::f64, 2, Layout::channels_last(sizes, 2), x.data(),
               Layout::channels_last(pooled_sizes, 2), y.data(), threads, name);
   const double largest = input.bit_depth == 16 ? 65535.0 : 255.0;
   output.samples.resize(y.size());

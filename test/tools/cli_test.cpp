@@ -1,17 +1,21 @@
 // End-to-end: every command of the built binary, its pictures, and .npy/PNG
 // round trips checked against the library.
 #include "cli_support.hpp"
+#include "comparison.hpp"
 #include "io/npy.hpp"
 #include "io/png_codec.hpp"
 
 #include <adapool/adapool.hpp>
+#include <adapool/conventions.hpp>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "bytes.hpp"
 
+#include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <random>
 
@@ -201,6 +205,291 @@ TEST(Cli, ExplainDrawsPictures) {
     EXPECT_EQ(raster.width, picture.width) << sizes[0];
     EXPECT_EQ(raster.height, picture.height) << sizes[0];
   }
+}
+
+// JSON's grammar (RFC 8259), checked by recursive descent: true when `text`
+// is one value with only whitespace around it.
+class JsonChecker {
+ public:
+  explicit JsonChecker(std::string_view text) : text_(text) {}
+
+  bool valid() {
+    skip_space();
+    if (!value()) return false;
+    skip_space();
+    return at_ == text_.size();
+  }
+
+ private:
+  void skip_space() {
+    while (at_ < text_.size() && std::strchr(" \t\r\n", text_[at_])) ++at_;
+  }
+  bool take(char c) {
+    skip_space();
+    if (at_ < text_.size() && text_[at_] == c) {
+      ++at_;
+      return true;
+    }
+    return false;
+  }
+  bool word(std::string_view expected) {
+    if (text_.substr(at_, expected.size()) != expected) return false;
+    at_ += expected.size();
+    return true;
+  }
+  bool string() {
+    if (!take('"')) return false;
+    while (at_ < text_.size() && text_[at_] != '"') {
+      if (static_cast<unsigned char>(text_[at_]) < 0x20) return false;
+      if (text_[at_] == '\\') ++at_;
+      ++at_;
+    }
+    return take('"');
+  }
+  bool number() {
+    const size_t start = at_;
+    if (at_ < text_.size() && text_[at_] == '-') ++at_;
+    while (at_ < text_.size() && std::strchr("0123456789.eE+-", text_[at_])) ++at_;
+    double parsed;
+    return at_ > start && std::from_chars(text_.data() + start, text_.data() + at_, parsed).ptr ==
+                              text_.data() + at_;
+  }
+  bool value() {
+    skip_space();
+    if (at_ >= text_.size()) return false;
+    switch (text_[at_]) {
+      case '{':
+        ++at_;
+        if (take('}')) return true;
+        do {
+          if (!string() || !take(':') || !value()) return false;
+        } while (take(','));
+        return take('}');
+      case '[':
+        ++at_;
+        if (take(']')) return true;
+        do {
+          if (!value()) return false;
+        } while (take(','));
+        return take(']');
+      case '"':
+        return string();
+      case 't':
+        return word("true");
+      case 'f':
+        return word("false");
+      case 'n':
+        return word("null");
+      default:
+        return number();
+    }
+  }
+
+  std::string_view text_;
+  size_t at_ = 0;
+};
+
+bool is_json(std::string_view text) { return JsonChecker(text).valid(); }
+
+std::string shortest(double value) {
+  char text[64];
+  return std::string(text, std::to_chars(text, text + sizeof text, value).ptr);
+}
+
+std::string four_digits(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.4g", value);
+  return text;
+}
+
+const ConventionComparison& named(const Comparison& comparison, const std::string& name) {
+  for (const ConventionComparison& convention : comparison.conventions) {
+    if (name == convention.info->name) return convention;
+  }
+  throw std::runtime_error("no convention " + name);
+}
+
+// The checker the JSON tests rely on accepts JSON and nothing else.
+TEST(Cli, JsonCheckerAcceptsOnlyJson) {
+  EXPECT_TRUE(is_json("{\"a\": [1, -2.5e3, true, null, \"x\\\"y\"], \"b\": {}}"));
+  for (const char* bad : {"{\"a\": [1, 2,]}", "{\"a\" 1}", "[1 2]", "{\"a\": tru}", "[1]]",
+                          "{\"a\": \"b}", "[01x]", ""}) {
+    EXPECT_FALSE(is_json(bad)) << bad;
+  }
+}
+
+TEST(Cli, ExplainHelpNamesCompareAndScan) {
+  const Workspace workspace;
+  const Result result = workspace.run({"explain", "--help"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("--compare"));
+  EXPECT_THAT(result.out, HasSubstr("--scan SIZE x 2"));
+  EXPECT_THAT(result.out, HasSubstr("IN_MAX OUT_MAX, instead of IN OUT"));
+}
+
+TEST(Cli, ExplainCompareShowsEveryConvention) {
+  const Workspace workspace;
+  const Result result = workspace.run({"explain", "10", "7", "--compare"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  for (const ConventionInfo& info : conventions()) {
+    std::ostringstream block;
+    block << "\n" << info.name << ": " << info.computes << "\n  used by: " << info.used_by << "\n";
+    EXPECT_THAT(result.out, HasSubstr(block.str()));
+  }
+  EXPECT_THAT(result.out, HasSubstr("pytorch: begin = floor(o*in/out), end = ceil((o+1)*in/out) "
+                                    "in exact integer arithmetic\n"));
+  EXPECT_THAT(result.out,
+              HasSubstr("  length 10 -> 7: [0, 2) [1, 3) [2, 5) [4, 6) [5, 8) [7, 9) [8, 10)\n"
+                        "  the reference\n"));
+  EXPECT_THAT(result.out, HasSubstr("  length 10 -> 7: PyTorch's windows\n"
+                                    "  agrees with PyTorch\n"));
+  EXPECT_THAT(result.out,
+              HasSubstr("  length 10 -> 7: kernel 1, stride 1: 10 windows [0, 1) [1, 2) [2, 3) "
+                        "[3, 4) [4, 5) [5, 6) [6, 7) [7, 8) [8, 9) [9, 10)\n"
+                        "  undefined here: kernel = stride = 1 gives 10 outputs, not 7\n"));
+  EXPECT_THAT(result.out, HasSubstr("  length 10 -> 7: refused: 7 does not divide 10\n"
+                                    "  undefined here: refused: 7 does not divide 10\n"));
+  // The values printed are the comparison's, to four digits.
+  const int64_t in[] = {10}, out[] = {7};
+  const Comparison comparison = compare_conventions(in, out);
+  const ConventionComparison& derived = named(comparison, "derived_kernel");
+  EXPECT_THAT(result.out,
+              HasSubstr("  length 10 -> 7: kernel 4, stride 1: [0, 4) [1, 5) [2, 6) [3, 7) [4, 8) "
+                        "[5, 9) [6, 10)\n"
+                        "    differs at 7 of 7 outputs: 0 1 2 3 4 5 6\n"
+                        "      it has:      [0, 4) [1, 5) [2, 6) [3, 7) [4, 8) [5, 9) [6, 10)\n"
+                        "      PyTorch has: [0, 2) [1, 3) [2, 5) [4, 6) [5, 8) [7, 9) [8, 10)\n"
+                        "  differs: 7 of 7 output cells; random input: max |diff| " +
+                        four_digits(derived.random->max_abs) + ", mean " +
+                        four_digits(derived.random->mean_abs) + "; image: max |diff| " +
+                        four_digits(derived.image->max_abs) + ", mean " +
+                        four_digits(derived.image->mean_abs) + "\n"));
+}
+
+TEST(Cli, ExplainCompareJsonHasTheSameFacts) {
+  const Workspace workspace;
+  const Result result = workspace.run({"explain", "10x10", "5x7", "--compare", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(is_json(result.out)) << result.out;
+  EXPECT_THAT(result.out, StartsWith("{\n  \"input\": [10, 10],\n  \"output\": [5, 7],\n"
+                                     "  \"seed\": 20240909,\n"));
+  EXPECT_THAT(
+      result.out,
+      HasSubstr("{\"name\": \"width\", \"input\": 10, \"output\": 7, \"status\": "
+                "\"usable\", \"outputs\": 7, \"kernel\": null, \"stride\": null, "
+                "\"reason\": null, \"windows\": [[0, 2], [2, 4], [4, 6], [6, 7], [7, 8], "
+                "[8, 9], [9, 10]], \"differing_count\": 6, \"differing_outputs\": [1, 2, 3, "
+                "4, 5, 6]}"));
+  EXPECT_THAT(result.out, HasSubstr("\"agrees\": null,\n      \"undefined\": \"refused: 7 does "
+                                    "not divide 10\",\n"));
+  EXPECT_THAT(result.out, HasSubstr("\"status\": \"other_count\", \"outputs\": 10, \"kernel\": 1, "
+                                    "\"stride\": 1, \"reason\": \"kernel = stride = 1 gives 10 "
+                                    "outputs, not 7\""));
+  // The numbers, exactly as the comparison has them.
+  const int64_t in[] = {10, 10}, out[] = {5, 7};
+  const Comparison comparison = compare_conventions(in, out);
+  const ConventionComparison& partition = named(comparison, "partition");
+  EXPECT_THAT(result.out,
+              HasSubstr("\"differing_cells\": 30,\n      \"cells\": 35,\n      \"random\": "
+                        "{\"max_abs\": " +
+                        shortest(partition.random->max_abs) +
+                        ", \"mean_abs\": " + shortest(partition.random->mean_abs) +
+                        "},\n      \"image\": "
+                        "{\"max_abs\": " +
+                        shortest(partition.image->max_abs) +
+                        ", \"mean_abs\": " + shortest(partition.image->mean_abs) +
+                        "},\n      \"not_measured\": null\n"));
+}
+
+TEST(Cli, ExplainCompareShowsFloat32Drift) {
+  const Workspace workspace;
+  const Result result = workspace.run({"explain", "4097", "4098", "--compare"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("(4098 in all)\n"
+                                    "    differs at 1 of 4098 outputs: 4096\n"
+                                    "      it has:      [4095, 4096)\n"
+                                    "      PyTorch has: [4095, 4097)\n"
+                                    "  differs: 1 of 4098 output cells; random input: "));
+  const Result json = workspace.run({"explain", "4097", "4098", "--compare", "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_TRUE(is_json(json.out));
+  EXPECT_THAT(json.out, HasSubstr("\"windows\": null, \"differing_count\": 1, "
+                                  "\"differing_outputs\": [4096]}"));
+}
+
+TEST(Cli, ExplainCompareSaysWhatIsNotMeasured) {
+  const Workspace workspace;
+  const Result outside = workspace.run({"explain", "4047", "91005", "--compare"});
+  ASSERT_EQ(outside.exit_code, 0) << outside.err;
+  EXPECT_THAT(outside.out, HasSubstr("; not measured: window 91004 of dimension 0 is [4046, "
+                                     "4048), outside the input of 4047 cells\n"));
+}
+
+TEST(Cli, ExplainScanTabulatesAgreement) {
+  const Workspace workspace;
+  const Result result = workspace.run({"explain", "--scan", "12", "20"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, StartsWith("Agreement with PyTorch's windows over in = 1..12, out = "
+                                     "1..20 (240 size pairs, one dimension each):\n"));
+  EXPECT_THAT(result.out, HasSubstr("  pytorch                  100.00%     0.00%      0.00%\n"));
+  const ConventionScan scan = scan_conventions(12, 20);
+  for (const ConventionInfo& info : conventions()) {
+    const ConventionScan::Tally& tally = scan.tallies[static_cast<size_t>(info.convention)];
+    char line[160];
+    std::snprintf(line, sizeof line, "  %-22s%9.2f%%%9.2f%%%10.2f%%\n", info.name,
+                  100.0 * static_cast<double>(tally.agrees) / 240,
+                  100.0 * static_cast<double>(tally.differs) / 240,
+                  100.0 * static_cast<double>(tally.undefined) / 240);
+    EXPECT_THAT(result.out, HasSubstr(line));
+  }
+  for (const char* name : {"float32_bounds   ", "float32_end      ", "float32_two_sizes"}) {
+    EXPECT_THAT(result.out, HasSubstr(std::string("  ") + name +
+                                      "   4097 -> 4098: output 4096 is [4095, 4096), PyTorch's "
+                                      "[4095, 4097)\n"));
+  }
+  EXPECT_THAT(result.out, HasSubstr("none lies inside this scan.\n"));
+}
+
+TEST(Cli, ExplainScanJson) {
+  const Workspace workspace;
+  const Result result = workspace.run({"explain", "--scan", "30", "30", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(is_json(result.out)) << result.out;
+  const ConventionScan scan = scan_conventions(30, 30);
+  const ConventionScan::Tally& tally = scan.tallies[static_cast<size_t>(Convention::multiple_only)];
+  EXPECT_THAT(result.out, HasSubstr("{\"name\": \"multiple_only\", \"agrees\": " +
+                                    std::to_string(tally.agrees) +
+                                    ", \"differs\": 0, "
+                                    "\"undefined\": " +
+                                    std::to_string(tally.undefined) + ", "));
+  EXPECT_THAT(result.out, HasSubstr("{\"convention\": \"float32_end\", \"found\": true, "
+                                    "\"input\": 4097, \"output\": 4098, \"cell\": 4096, "
+                                    "\"begin\": 4095, \"end\": 4096, \"pytorch_begin\": 4095, "
+                                    "\"pytorch_end\": 4097}"));
+}
+
+TEST(Cli, ExplainScanDrawsOnePanelPerConvention) {
+  const Workspace workspace;
+  const Result result =
+      workspace.run({"explain", "--scan", "40", "30", "--svg", "s.svg", "--png", "s.png"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.err, "wrote s.svg\nwrote s.png\n");
+  const std::string svg_text = text_of(workspace.read("s.svg"));
+  const SvgSize svg = parse_svg(svg_text);
+  ASSERT_TRUE(svg.parsed) << svg.error;
+  for (const ConventionInfo& info : conventions()) {
+    EXPECT_THAT(svg_text, HasSubstr(std::string(">") + info.name + "</text>"));
+  }
+  const Image png = decode_png(workspace.read("s.png"), "s.png");
+  EXPECT_EQ(png.width, svg.width);
+  EXPECT_EQ(png.height, svg.height);
+  // Every pair agrees for PyTorch: its panel's corners are the "agrees" green.
+  const auto pixel = [&](int x, int y) {
+    const size_t at = static_cast<size_t>((y * png.width + x) * 3);
+    return std::vector<uint16_t>{png.samples[at], png.samples[at + 1], png.samples[at + 2]};
+  };
+  EXPECT_THAT(svg_text, HasSubstr("fill=\"#2ca02c\""));
+  EXPECT_EQ(pixel(17, 81), (std::vector<uint16_t>{44, 160, 44}));
 }
 
 // An array of `shape` with reproducible values that are exact in every dtype.
@@ -397,6 +686,46 @@ TEST(Cli, ThreadCountDoesNotChangeTheResult) {
   }
   EXPECT_EQ(workspace.read("out1.npy"), workspace.read("out2.npy"));
   EXPECT_EQ(workspace.read("out1.npy"), workspace.read("out0.npy"));
+}
+
+TEST(Cli, PoolMaxOfNpyAndPng) {
+  const Workspace workspace;
+  // 2 x 5 x 4 float32, channels-last: the maximum of each window, per channel.
+  const NpyArray input = random_array(DType::f32, {5, 4, 2}, 9);
+  workspace.write("in.npy", encode_npy(input));
+  const Result result = workspace.run(
+      {"pool", "in.npy", "out.npy", "--size", "3x2", "--op", "max", "--channels-last"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const NpyArray output = parse_npy(workspace.read("out.npy"), "out.npy");
+  EXPECT_EQ(output.shape, (std::vector<int64_t>{3, 2, 2}));
+  std::vector<float> x(40), y(12), expected(12);
+  std::memcpy(x.data(), input.data.data(), 160);
+  std::memcpy(y.data(), output.data.data(), 48);
+  // Windows of 5 -> 3: [0, 2) [1, 4) [3, 5); of 4 -> 2: [0, 2) [2, 4).
+  const int rows[3][2] = {{0, 2}, {1, 4}, {3, 5}};
+  for (int oh = 0; oh < 3; ++oh) {
+    for (int ow = 0; ow < 2; ++ow) {
+      for (int c = 0; c < 2; ++c) {
+        float best = -INFINITY;
+        for (int h = rows[oh][0]; h < rows[oh][1]; ++h) {
+          for (int w = 2 * ow; w < 2 * ow + 2; ++w) best = std::max(best, x[(h * 4 + w) * 2 + c]);
+        }
+        expected[(oh * 2 + ow) * 2 + c] = best;
+      }
+    }
+  }
+  EXPECT_EQ(y, expected);
+
+  Image image;
+  image.width = 4;
+  image.height = 2;
+  image.channels = 1;
+  image.samples = {0, 10, 20, 30, 40, 50, 60, 71};
+  workspace.write("in.png", encode_png(image, "in.png"));
+  const Result png = workspace.run({"pool", "in.png", "out.png", "--size", "1x2", "--op", "max"});
+  ASSERT_EQ(png.exit_code, 0) << png.err;
+  EXPECT_EQ(decode_png(workspace.read("out.png"), "out.png").samples,
+            (std::vector<uint16_t>{50, 71}));
 }
 
 TEST(Cli, PoolReplacesAnExistingOutput) {
