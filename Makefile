@@ -4,7 +4,7 @@ JOBS ?= 2
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release -DADAPOOL_WERROR=ON
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
-PYTHON_SOURCES := $(shell find python src include -type f) CMakeLists.txt pyproject.toml
+PYTHON_SOURCES := $(shell find python src include tools -type f) CMakeLists.txt pyproject.toml
 SOURCES := $(shell find $(wildcard include src test examples tools python fuzz) -name '*.[ch]' -o -name '*.[ch]pp')
 MAKEFLAGS += --no-print-directory
 

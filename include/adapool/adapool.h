@@ -104,7 +104,8 @@ adapool_status adapool_plan_max_forward(adapool_dtype dtype, int spatial_dims,
                                         const adapool_layout* indices, int threads,
                                         adapool_plan** plan);
 /* grad_input of max pooling from grad_output and the forward's indices
- * (grad_output's shape); every index must lie in its output cell's window. */
+ * (grad_output's shape): each gradient added at its index, in output order; an
+ * index outside its input plane is ADAPOOL_ERROR_INVALID_ARGUMENT. */
 adapool_status adapool_plan_max_backward(adapool_dtype dtype, int spatial_dims,
                                          const adapool_layout* grad_output,
                                          const adapool_layout* indices,

@@ -124,9 +124,10 @@ class Plan {
                           const std::optional<Layout>& indices = std::nullopt,
                           Options options = {});
   // grad_input = gradient of max pooling, from grad_output and the forward's
-  // indices (grad_output's shape). Each index must lie in its output cell's
-  // window, as the forward's do; grad_input is a gather over them, summed
-  // in output order in the dtype itself, as PyTorch does.
+  // indices (grad_output's shape): each gradient added at its index, output
+  // by output in row-major order, in the dtype itself, as PyTorch does; each
+  // thread owns whole planes, so every thread count gives the same bits. An
+  // index may point anywhere in its input plane, as in PyTorch.
   static Plan max_backward(DType dtype, int spatial_dims, const Layout& grad_output,
                            const Layout& indices, const Layout& grad_input, Options options = {});
 
@@ -136,8 +137,9 @@ class Plan {
   void run(const void* source, void* destination) const;
   // Max pooling forward that writes the indices of the maxima.
   void run(const void* source, void* destination, int64_t* indices) const;
-  // Max pooling backward from the forward's indices; checks every index
-  // before writing anything.
+  // Max pooling backward from the forward's indices. An index outside its
+  // input plane throws (PyTorch writes out of bounds there), leaving
+  // `destination` unspecified.
   void run(const void* source, const int64_t* indices, void* destination) const;
 
   Direction direction() const;

@@ -2,21 +2,26 @@
 
     import adapool.torch
     y = adapool.torch.adaptive_avg_pool2d(x, (5, 7))     # like F.adaptive_avg_pool2d
+    m, i = adapool.torch.adaptive_max_pool2d(x, 7, return_indices=True)  # F.adaptive_max_pool2d
     pool = adapool.torch.AdaptiveAvgPool2d((5, 7))        # like nn.AdaptiveAvgPool2d
+    pool = adapool.torch.AdaptiveMaxPool2d((5, 7))        # like nn.AdaptiveMaxPool2d
     adapool.torch.patch(model)                            # swaps every such module in place
-    with adapool.torch.patch_functional(): model(x)      # and F.adaptive_avg_pool*d calls
+    with adapool.torch.patch_functional(): model(x)      # and F.adaptive_{avg,max}_pool*d calls
 
-The operators (torch.ops.adapool.adaptive_avg_pool and ..._backward) run on
-CPU tensors of float32, float64, float16 and bfloat16 in any layout, give
-results in the layout PyTorch's own kernels give (channels-last kept),
-support double backward, and have fake implementations so torch.compile and
-torch.export trace them.
+The operators (torch.ops.adapool.adaptive_avg_pool, adaptive_max_pool and
+their ..._backward) run on CPU tensors of float32, float64, float16 and
+bfloat16 in any layout, give results in the layout PyTorch's own kernels
+give (channels-last kept), support double backward, and have fake
+implementations so torch.compile and torch.export trace them. Max pooling
+returns PyTorch's values and int64 indices (a NaN in a window wins, else the
+first maximum); its backward adds each gradient at its index, bit for bit as
+PyTorch does.
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -28,9 +33,15 @@ __all__ = [
     "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
     "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "AdaptiveMaxPool3d",
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
     "adaptive_avg_pool3d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool3d",
     "patch",
     "patch_functional",
 ]
@@ -79,9 +90,15 @@ def _output_channels_last(input: Tensor, spatial_dims: int) -> bool:
     return _strides_like_channels_last(list(view.shape), list(view.stride()))
 
 
-def _empty(like: Tensor, shape: List[int], channels_last: bool, spatial_dims: int) -> Tensor:
+def _empty(
+    like: Tensor,
+    shape: List[int],
+    channels_last: bool,
+    spatial_dims: int,
+    dtype: Optional[torch.dtype] = None,
+) -> Tensor:
     order = layout_order(len(shape), spatial_dims, channels_last)
-    stored = like.new_empty([shape[d] for d in order])
+    stored = like.new_empty([shape[d] for d in order], dtype=dtype)
     inverse = sorted(range(len(order)), key=order.__getitem__)
     return stored.permute(inverse)
 
@@ -182,6 +199,143 @@ _pool.register_autograd(_pool_grad, setup_context=_pool_setup)
 _pool_backward.register_autograd(_pool_backward_grad, setup_context=_pool_backward_setup)
 
 
+# Max pooling. The forward always computes the indices (the backward needs
+# them); values and indices share the layout PyTorch gives them, that of the
+# average pooling's result.
+
+
+def _run_max(
+    forward: bool,
+    source: Tensor,
+    destination: Tensor,
+    indices: Tensor,
+    spatial_dims: int,
+    threads: int,
+):
+    _core.run_max(
+        forward,
+        _DTYPES[source.dtype],
+        spatial_dims,
+        source.data_ptr(),
+        list(source.shape),
+        list(source.stride()),
+        destination.data_ptr(),
+        list(destination.shape),
+        list(destination.stride()),
+        indices.data_ptr(),
+        list(indices.shape),
+        list(indices.stride()),
+        torch.get_num_threads() if threads == FOLLOW_TORCH else threads,
+    )
+
+
+def _max_outputs(input: Tensor, output_size: List[int], spatial_dims: int) -> Tuple[Tensor, Tensor]:
+    shape = list(input.shape[: input.dim() - spatial_dims]) + list(output_size)
+    channels_last = _output_channels_last(input, spatial_dims)
+    values = _empty(input, shape, channels_last, spatial_dims)
+    indices = _empty(input, shape, channels_last, spatial_dims, torch.int64)
+    return values, indices
+
+
+@torch.library.custom_op("adapool::adaptive_max_pool", mutates_args=())
+def _max_pool(
+    input: Tensor, output_size: List[int], spatial_dims: int, threads: int
+) -> Tuple[Tensor, Tensor]:
+    values, indices = _max_outputs(input, output_size, spatial_dims)
+    _run_max(True, input, values, indices, spatial_dims, threads)
+    return values, indices
+
+
+@_max_pool.register_fake
+def _(input: Tensor, output_size: List[int], spatial_dims: int, threads: int):
+    return _max_outputs(input, output_size, spatial_dims)
+
+
+def _check_indices(indices: Tensor) -> None:
+    if indices.dtype != torch.int64:
+        raise TypeError(
+            f"indices has dtype {indices.dtype}; expected torch.int64, as "
+            "adaptive_max_pool*d(..., return_indices=True) returns them"
+        )
+
+
+@torch.library.custom_op("adapool::adaptive_max_pool_backward", mutates_args=())
+def _max_pool_backward(
+    grad_output: Tensor,
+    indices: Tensor,
+    input_size: List[int],
+    input_strides: List[int],
+    spatial_dims: int,
+    threads: int,
+) -> Tensor:
+    _check_indices(indices)
+    grad_input = grad_output.new_empty_strided(input_size, input_strides)
+    _run_max(False, grad_output, grad_input, indices, spatial_dims, threads)
+    return grad_input
+
+
+@_max_pool_backward.register_fake
+def _(
+    grad_output: Tensor,
+    indices: Tensor,
+    input_size: List[int],
+    input_strides: List[int],
+    spatial_dims: int,
+    threads: int,
+) -> Tensor:
+    _check_indices(indices)
+    return grad_output.new_empty_strided(input_size, input_strides)
+
+
+def _max_pool_setup(ctx, inputs, output) -> None:
+    input, _, spatial_dims, threads = inputs
+    _, indices = output
+    ctx.mark_non_differentiable(indices)
+    ctx.save_for_backward(indices)
+    ctx.input_size = list(input.shape)
+    # PyTorch's max pooling backward gives grad_input the layout of the
+    # forward's result (channels-last or contiguous), not empty_like(input).
+    like = _empty(
+        input.new_empty((), device="meta"),
+        list(input.shape),
+        _output_channels_last(input, spatial_dims),
+        spatial_dims,
+    )
+    ctx.input_strides = list(like.stride())
+    ctx.spatial_dims = spatial_dims
+    ctx.threads = threads
+
+
+def _max_pool_grad(ctx, grad_output: Tensor, _grad_indices):
+    (indices,) = ctx.saved_tensors
+    grad_input = _max_pool_backward(
+        grad_output, indices, ctx.input_size, ctx.input_strides, ctx.spatial_dims, ctx.threads
+    )
+    return grad_input, None, None, None
+
+
+def _max_pool_backward_setup(ctx, inputs, output) -> None:
+    _, indices, _, _, spatial_dims, _ = inputs
+    ctx.save_for_backward(indices)
+    ctx.spatial_dims = spatial_dims
+
+
+def _max_pool_backward_grad(ctx, grad_grad_input: Tensor):
+    # The backward is linear in grad_output (a scatter-add at the indices): its
+    # own gradient is the gather of the incoming gradient at the same indices.
+    (indices,) = ctx.saved_tensors
+    planes = grad_grad_input.flatten(start_dim=grad_grad_input.dim() - ctx.spatial_dims)
+    flat_indices = indices.flatten(start_dim=indices.dim() - ctx.spatial_dims)
+    grad_grad_output = planes.gather(-1, flat_indices).reshape(indices.shape)
+    return grad_grad_output, None, None, None, None, None
+
+
+_max_pool.register_autograd(_max_pool_grad, setup_context=_max_pool_setup)
+_max_pool_backward.register_autograd(
+    _max_pool_backward_grad, setup_context=_max_pool_backward_setup
+)
+
+
 def _threads(threads: Optional[int]) -> int:
     if threads is None:
         return FOLLOW_TORCH
@@ -219,6 +373,56 @@ def adaptive_avg_pool3d(input: Tensor, output_size: OutputSize, *, threads: Opti
     return _functional(input, output_size, 3, threads)
 
 
+def _max_functional(
+    input: Tensor, output_size: OutputSize, return_indices: bool, spatial_dims: int, threads
+):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"input must be a torch.Tensor, got {type(input).__name__}")
+    _check(input, "input")
+    shape = resolve_output_size(input.shape, spatial_dims, output_size)
+    values, indices = _max_pool(
+        input, shape[input.dim() - spatial_dims :], spatial_dims, _threads(threads)
+    )
+    return (values, indices) if return_indices else values
+
+
+def adaptive_max_pool1d(
+    input: Tensor,
+    output_size: OutputSize,
+    return_indices: bool = False,
+    *,
+    threads: Optional[int] = None,
+):
+    """torch.nn.functional.adaptive_max_pool1d, computed by adapool: the values, or
+    (values, indices) with return_indices.
+
+    threads: None follows torch.get_num_threads(); results do not depend on it.
+    """
+    return _max_functional(input, output_size, return_indices, 1, threads)
+
+
+def adaptive_max_pool2d(
+    input: Tensor,
+    output_size: OutputSize,
+    return_indices: bool = False,
+    *,
+    threads: Optional[int] = None,
+):
+    """torch.nn.functional.adaptive_max_pool2d, computed by adapool."""
+    return _max_functional(input, output_size, return_indices, 2, threads)
+
+
+def adaptive_max_pool3d(
+    input: Tensor,
+    output_size: OutputSize,
+    return_indices: bool = False,
+    *,
+    threads: Optional[int] = None,
+):
+    """torch.nn.functional.adaptive_max_pool3d, computed by adapool."""
+    return _max_functional(input, output_size, return_indices, 3, threads)
+
+
 class AdaptiveAvgPool1d(torch.nn.AdaptiveAvgPool1d):
     """torch.nn.AdaptiveAvgPool1d computed by adapool: same constructor, repr and state."""
 
@@ -240,16 +444,41 @@ class AdaptiveAvgPool3d(torch.nn.AdaptiveAvgPool3d):
         return adaptive_avg_pool3d(input, self.output_size)
 
 
+class AdaptiveMaxPool1d(torch.nn.AdaptiveMaxPool1d):
+    """torch.nn.AdaptiveMaxPool1d computed by adapool: same constructor, repr and state."""
+
+    def forward(self, input: Tensor):
+        return adaptive_max_pool1d(input, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool2d(torch.nn.AdaptiveMaxPool2d):
+    """torch.nn.AdaptiveMaxPool2d computed by adapool: same constructor, repr and state."""
+
+    def forward(self, input: Tensor):
+        return adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool3d(torch.nn.AdaptiveMaxPool3d):
+    """torch.nn.AdaptiveMaxPool3d computed by adapool: same constructor, repr and state."""
+
+    def forward(self, input: Tensor):
+        return adaptive_max_pool3d(input, self.output_size, self.return_indices)
+
+
 _REPLACEMENTS = {
     torch.nn.AdaptiveAvgPool1d: AdaptiveAvgPool1d,
     torch.nn.AdaptiveAvgPool2d: AdaptiveAvgPool2d,
     torch.nn.AdaptiveAvgPool3d: AdaptiveAvgPool3d,
+    torch.nn.AdaptiveMaxPool1d: AdaptiveMaxPool1d,
+    torch.nn.AdaptiveMaxPool2d: AdaptiveMaxPool2d,
+    torch.nn.AdaptiveMaxPool3d: AdaptiveMaxPool3d,
 }
+_MAX_MODULES = (AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d)
 
 
 def patch(model: torch.nn.Module) -> int:
-    """Swaps every torch adaptive average pooling module inside model for adapool's,
-    in place, and returns how many it swapped. Functional calls
+    """Swaps every torch adaptive average and max pooling module inside model for
+    adapool's, in place, and returns how many it swapped. Functional calls
     (F.adaptive_avg_pool2d inside a forward) are not modules and stay as they are."""
     swapped = 0
     for parent in model.modules():
@@ -257,31 +486,60 @@ def patch(model: torch.nn.Module) -> int:
             replacement = _REPLACEMENTS.get(type(child))
             if replacement is None:
                 continue
-            module = replacement(child.output_size)
+            if issubclass(replacement, _MAX_MODULES):
+                module = replacement(child.output_size, child.return_indices)
+            else:
+                module = replacement(child.output_size)
             module.train(child.training)
             setattr(parent, name, module)
             swapped += 1
     return swapped
 
 
+def _stand_ins(dims: int, average_pool, max_pool):
+    """adapool's stand-ins for torch.nn.functional's dims-d adaptive pooling names,
+    with their signatures. F.adaptive_max_pool*d picks ..._with_indices or
+    _adaptive_max_pool*d by return_indices (nn.AdaptiveMaxPool*d call it); the two
+    helpers are module attributes that other code calls too, so each gets one."""
+
+    def average(input, output_size):
+        return average_pool(input, output_size)
+
+    def maximum(input, output_size, return_indices=False):
+        return max_pool(input, output_size, return_indices)
+
+    def with_indices(input, output_size, return_indices=False):
+        return max_pool(input, output_size, True)
+
+    def values_only(input, output_size, return_indices=False):
+        return max_pool(input, output_size, False)
+
+    return {
+        f"adaptive_avg_pool{dims}d": average,
+        f"adaptive_max_pool{dims}d": maximum,
+        f"adaptive_max_pool{dims}d_with_indices": with_indices,
+        f"_adaptive_max_pool{dims}d": values_only,
+    }
+
+
 @contextlib.contextmanager
 def patch_functional() -> Iterator[None]:
-    """Within the block, torch.nn.functional.adaptive_avg_pool{1,2,3}d run on
+    """Within the block, torch.nn.functional.adaptive_avg_pool{1,2,3}d and
+    adaptive_max_pool{1,2,3}d (with their ..._with_indices forms) run on
     adapool: for models that call them directly in forward (DenseNet's head,
     MobileNetV3's squeeze-excitation), which patch() cannot reach. Not
     thread-safe: it swaps module attributes of torch.nn.functional."""
     functional = torch.nn.functional
-    names = ("adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d")
-    originals = {name: getattr(functional, name) for name in names}
     ours = {
-        "adaptive_avg_pool1d": lambda input, output_size: adaptive_avg_pool1d(input, output_size),
-        "adaptive_avg_pool2d": lambda input, output_size: adaptive_avg_pool2d(input, output_size),
-        "adaptive_avg_pool3d": lambda input, output_size: adaptive_avg_pool3d(input, output_size),
+        **_stand_ins(1, adaptive_avg_pool1d, adaptive_max_pool1d),
+        **_stand_ins(2, adaptive_avg_pool2d, adaptive_max_pool2d),
+        **_stand_ins(3, adaptive_avg_pool3d, adaptive_max_pool3d),
     }
+    originals = {name: getattr(functional, name) for name in ours}
     try:
-        for name in names:
-            setattr(functional, name, ours[name])
+        for name, replacement in ours.items():
+            setattr(functional, name, replacement)
         yield
     finally:
-        for name in names:
-            setattr(functional, name, originals[name])
+        for name, original in originals.items():
+            setattr(functional, name, original)

@@ -41,7 +41,48 @@ void run(bool forward, int dtype, int spatial_dims, uintptr_t source,
   plan.run(reinterpret_cast<const void*>(source), reinterpret_cast<void*>(destination));
 }
 
+void run_max(bool forward, int dtype, int spatial_dims, uintptr_t source,
+             const std::vector<int64_t>& source_sizes, const std::vector<int64_t>& source_strides,
+             uintptr_t destination, const std::vector<int64_t>& destination_sizes,
+             const std::vector<int64_t>& destination_strides, uintptr_t indices,
+             const std::optional<std::vector<int64_t>>& indices_sizes,
+             const std::optional<std::vector<int64_t>>& indices_strides, int threads) {
+  const adapool::Layout source_layout = to_layout(source_sizes, source_strides);
+  const adapool::Layout destination_layout = to_layout(destination_sizes, destination_strides);
+  std::optional<adapool::Layout> indices_layout;
+  if (indices_sizes || indices_strides) {
+    indices_layout = to_layout(indices_sizes.value_or(std::vector<int64_t>{}),
+                               indices_strides.value_or(std::vector<int64_t>{}));
+  }
+  adapool::Options options;
+  options.threads = threads;
+  const auto type = static_cast<adapool::DType>(dtype);
+  auto* index_data = reinterpret_cast<int64_t*>(indices);
+  nb::gil_scoped_release unlocked;
+  if (forward) {
+    const adapool::Plan plan = adapool::Plan::max_forward(
+        type, spatial_dims, source_layout, destination_layout, indices_layout, options);
+    if (indices_layout) {
+      plan.run(reinterpret_cast<const void*>(source), reinterpret_cast<void*>(destination),
+               index_data);
+    } else {
+      plan.run(reinterpret_cast<const void*>(source), reinterpret_cast<void*>(destination));
+    }
+    return;
+  }
+  if (!indices_layout) {
+    throw adapool::Error(adapool::ErrorCode::invalid_argument,
+                         "max pooling backward needs the forward's indices");
+  }
+  adapool::Plan::max_backward(type, spatial_dims, source_layout, *indices_layout,
+                              destination_layout, options)
+      .run(reinterpret_cast<const void*>(source), index_data, reinterpret_cast<void*>(destination));
+}
+
 }  // namespace
+
+// The window conventions: python/src/compare.cpp.
+void bind_compare(nanobind::module_& m);
 
 NB_MODULE(_core, m) {
   m.doc() = "adapool's C++ core; use the adapool package, not this module.";
@@ -50,6 +91,7 @@ NB_MODULE(_core, m) {
   m.attr("FLOAT64") = static_cast<int>(adapool::DType::f64);
   m.attr("FLOAT16") = static_cast<int>(adapool::DType::f16);
   m.attr("BFLOAT16") = static_cast<int>(adapool::DType::bf16);
+  bind_compare(m);
 
   nb::register_exception_translator([](const std::exception_ptr& error, void*) {
     try {
@@ -66,6 +108,16 @@ NB_MODULE(_core, m) {
         nb::arg("threads"),
         "Pools (forward) or back-propagates (backward) between two strided buffers, given as "
         "addresses with sizes and strides in elements. The GIL is released while it runs.");
+
+  m.def("run_max", &run_max, nb::arg("forward"), nb::arg("dtype"), nb::arg("spatial_dims"),
+        nb::arg("source"), nb::arg("source_sizes"), nb::arg("source_strides"),
+        nb::arg("destination"), nb::arg("destination_sizes"), nb::arg("destination_strides"),
+        nb::arg("indices"), nb::arg("indices_sizes").none(), nb::arg("indices_strides").none(),
+        nb::arg("threads"),
+        "Max pooling between strided buffers: forward writes the maxima and, when "
+        "indices_sizes/indices_strides are given, their int64 indices at address `indices`; "
+        "backward (source = grad_output, destination = grad_input) reads the indices. The GIL is "
+        "released while it runs.");
 
   m.def(
       "is_channels_last",

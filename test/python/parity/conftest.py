@@ -41,15 +41,36 @@ def pytest_terminal_summary(terminalreporter):
         return
     generated = counts["generated"] + counts["generated-nonfinite"] + counts["generated-gradcheck"]
     terminalreporter.write_sep("-", "adapool parity against torch")
-    terminalreporter.write_line(
-        f"parity ({support.profile_name} profile): {generated} generated cases "
-        f"({counts['generated']} forward+backward, {counts['generated-nonfinite']} non-finite, "
-        f"{counts['generated-gradcheck']} gradcheck), "
-        f"{counts['torch-derived']} torch-derived cases, {counts['error']} error cases, "
-        f"{counts['known-difference']} known-difference cases"
-    )
+    if generated or counts["torch-derived"] or counts["error"] or counts["known-difference"]:
+        terminalreporter.write_line(
+            f"parity ({support.profile_name} profile): {generated} generated cases "
+            f"({counts['generated']} forward+backward, {counts['generated-nonfinite']} "
+            f"non-finite, {counts['generated-gradcheck']} gradcheck), "
+            f"{counts['torch-derived']} torch-derived cases, {counts['error']} error cases, "
+            f"{counts['known-difference']} known-difference cases"
+        )
     if support.features:
         terminalreporter.write_line(
             "generated forward+backward cases covered: "
             + ", ".join(f"{name} {n}" for name, n in sorted(support.features.items()))
+        )
+    generated_max = (
+        counts["max-generated"] + counts["max-generated-nonfinite"]
+        + counts["max-generated-gradcheck"]
+    )
+    if generated_max or any(
+        counts[f"max-{kind}"] for kind in ("torch-derived", "error", "known-difference")
+    ):
+        terminalreporter.write_line(
+            f"parity max pooling ({support.profile_name} profile): {generated_max} generated cases "
+            f"({counts['max-generated']} forward+backward, "
+            f"{counts['max-generated-nonfinite']} non-finite, "
+            f"{counts['max-generated-gradcheck']} gradcheck), "
+            f"{counts['max-torch-derived']} torch-derived cases, {counts['max-error']} error "
+            f"cases, {counts['max-known-difference']} known-difference cases"
+        )
+    if support.max_features:
+        terminalreporter.write_line(
+            "generated max forward+backward cases covered: "
+            + ", ".join(f"{name} {n}" for name, n in sorted(support.max_features.items()))
         )

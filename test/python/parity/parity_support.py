@@ -1,5 +1,9 @@
 """What every parity test shares: the two front ends, views, tolerances, the comparison.
 
+Max pooling (compare_max) has no tolerances: values, indices and gradients must be
+torch's bit for bit (NaN cells: NaN in both), so everything below about tolerances
+is about average pooling.
+
 The tolerances (README.md states them too):
 
 forward, float64:   |adapool - torch| <= 1 ulp in 1-d and 2-d, 2 ulps in 3-d (exact ulp
@@ -63,6 +67,19 @@ NUMPY_BACKWARD = {
     3: adapool.adaptive_avg_pool3d_backward,
 }
 
+TORCH_MAX = {1: F.adaptive_max_pool1d, 2: F.adaptive_max_pool2d, 3: F.adaptive_max_pool3d}
+OURS_MAX = {1: at.adaptive_max_pool1d, 2: at.adaptive_max_pool2d, 3: at.adaptive_max_pool3d}
+NUMPY_MAX = {
+    1: adapool.adaptive_max_pool1d,
+    2: adapool.adaptive_max_pool2d,
+    3: adapool.adaptive_max_pool3d,
+}
+NUMPY_MAX_BACKWARD = {
+    1: adapool.adaptive_max_pool1d_backward,
+    2: adapool.adaptive_max_pool2d_backward,
+    3: adapool.adaptive_max_pool3d_backward,
+}
+
 DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
 NUMPY_DTYPES = {torch.float32, torch.float64, torch.float16}
 
@@ -98,9 +115,19 @@ PROFILES = {
 profile_name = os.environ.get("ADAPOOL_PARITY_PROFILE", "ci")
 MIN_GENERATED_CI = 2000
 
+# Max pooling (test_max_generated.py): forward+backward, non-finite and gradcheck
+# examples per rank. Exact comparisons need fewer cases than tolerances do to
+# find a difference, and the ci profile must stay quick.
+MAX_PROFILES = {
+    "ci": (200, 60, 8),
+    "thorough": (2000, 600, 80),
+}
+MIN_MAX_GENERATED_CI = 600
+
 counts: Dict[str, int] = collections.Counter()
 counts_by_test: Dict[str, int] = collections.Counter()
 features: Dict[str, int] = collections.Counter()
+max_features: Dict[str, int] = collections.Counter()
 
 
 def count(category: str, test: Optional[str] = None) -> None:
@@ -116,6 +143,12 @@ def profile() -> Tuple[int, int, int, bool]:
             "(ADAPOOL_PARITY_PROFILE or --parity-profile)"
         )
     return PROFILES[profile_name]
+
+
+def max_profile() -> Tuple[int, int, int, bool]:
+    """The max pooling example counts of the profile, and whether it is derandomized."""
+    derandomize = profile()[3]
+    return MAX_PROFILES[profile_name] + (derandomize,)
 
 
 # ---------------------------------------------------------------------------
@@ -225,6 +258,10 @@ def strided_geometry(shape: Sequence[int], layout: Layout) -> Tuple[int, List[in
 
 
 VALUE_KINDS = ["normal", "uniform", "mixed_scale", "integers"]
+# Max pooling: ties decide indices, so most kinds make many: "ties" draws from
+# five values, "constant" makes every window one big tie; "distinct" has none
+# (gradcheck: a max is differentiable only where it is unique).
+MAX_VALUE_KINDS = ["normal", "integers", "ties", "constant", "uniform"]
 
 
 def random_values(size: int, kind: str, generator: torch.Generator) -> torch.Tensor:
@@ -237,6 +274,12 @@ def random_values(size: int, kind: str, generator: torch.Generator) -> torch.Ten
         return torch.randn(size, generator=generator, dtype=torch.float64) * scale
     if kind == "integers":  # exact sums: any difference is a window or divide error
         return torch.randint(-8, 9, (size,), generator=generator).to(torch.float64)
+    if kind == "ties":
+        return torch.randint(-2, 3, (size,), generator=generator).to(torch.float64)
+    if kind == "constant":
+        return torch.full((size,), 0.5, dtype=torch.float64)
+    if kind == "distinct":  # no two alike, spaced 1/16 apart (exact in float32 and float64)
+        return torch.randperm(size, generator=generator).to(torch.float64) / 16 - size / 32
     raise ValueError(kind)
 
 
@@ -247,11 +290,21 @@ def make_input(
     seed: int,
     values: str = "normal",
     specials: Sequence[Tuple[Tuple[int, ...], float]] = (),
+    sprinkle: Optional[Tuple[Sequence[float], float]] = None,
 ) -> torch.Tensor:
-    """A tensor of `shape` viewed through `layout`, with `specials` written at logical indices."""
+    """A tensor of `shape` viewed through `layout`, with `specials` written at logical
+    indices and, with sprinkle = (values, fraction), about that fraction of the storage
+    replaced by values drawn from the list (non-finite windows for max pooling)."""
     size, strides, offset = strided_geometry(shape, layout)
     generator = torch.Generator().manual_seed(seed)
-    storage = random_values(size, values, generator).to(dtype)
+    storage = random_values(size, values, generator)
+    if sprinkle is not None and size:
+        choices, fraction = sprinkle
+        hit = torch.rand(size, generator=generator, dtype=torch.float64) < fraction
+        pick = torch.randint(0, len(choices), (size,), generator=generator)
+        drawn = torch.tensor(list(choices), dtype=torch.float64)[pick]
+        storage = torch.where(hit, drawn, storage)
+    storage = storage.to(dtype)
     for index, value in specials:
         position = offset + sum(i * s for i, s in zip(index, strides))
         storage[position] = value
@@ -445,3 +498,102 @@ def layout_of(kind: str, rank: int, spatial_dims: int, permutation=None, steps=N
         return dataclasses.replace(plain, kind=kind, broadcast=tuple(broadcast))
     raise ValueError(kind)
 
+
+# ---------------------------------------------------------------------------
+# Max pooling: the same bits as torch, values, indices and gradients.
+
+
+def assert_identical(ours: torch.Tensor, theirs: torch.Tensor, what: str) -> None:
+    """Same shape, dtype and bits: NaN where torch has NaN (payloads aside), every other
+    element bit for bit (so 0.0 and -0.0 differ)."""
+    assert ours.shape == theirs.shape, (
+        f"{what}: shape {tuple(ours.shape)} vs {tuple(theirs.shape)}"
+    )
+    assert ours.dtype == theirs.dtype, f"{what}: dtype {ours.dtype} vs {theirs.dtype}"
+    if not ours.is_floating_point():
+        same = ours == theirs
+    else:
+        bits = {8: torch.int64, 4: torch.int32, 2: torch.int16}[ours.element_size()]
+        nan_ours, nan_theirs = ours.isnan(), theirs.isnan()
+        same = (nan_ours & nan_theirs) | (
+            ~nan_ours & ~nan_theirs & (ours.view(bits) == theirs.view(bits))
+        )
+    if not bool(same.all()):
+        index = tuple(int(i) for i in (~same).nonzero()[0])
+        raise AssertionError(
+            f"{what}: {int((~same).sum())} of {same.numel()} elements differ; first at "
+            f"{index}: adapool {ours[index].item()!r}, torch {theirs[index].item()!r}"
+        )
+
+
+def compare_max(
+    spatial_dims: int,
+    x: torch.Tensor,
+    output_size,
+    *,
+    seed: int = 0,
+    backward: bool = True,
+    numpy_front: bool = False,
+    threads: Optional[int] = None,
+    grad_output: Optional[torch.Tensor] = None,
+) -> None:
+    """adapool's max pooling against torch's on one input: shapes, layouts, values and
+    indices, the gradient and its layout (random unless given), the numpy front end; all
+    exact."""
+    dtype = x.dtype
+    spatial_out = resolved_output(x.shape, spatial_dims, output_size)
+    what = (
+        f"max {spatial_dims}-d {tuple(x.shape)} strides {x.stride()} {dtype} -> {output_size!r}"
+        f" threads {threads}"
+    )
+    pool, ours_pool = TORCH_MAX[spatial_dims], OURS_MAX[spatial_dims]
+    theirs, theirs_indices = pool(x, output_size, True)
+    ours, ours_indices = ours_pool(x, output_size, True, threads=threads)
+    assert_same_layout(ours, theirs, what + " values")
+    assert_same_layout(ours_indices, theirs_indices, what + " indices")
+    assert_identical(ours, theirs, what + " values")
+    assert_identical(ours_indices, theirs_indices, what + " indices")
+    assert_identical(ours_pool(x, output_size, threads=threads), theirs, what + " values only")
+
+    if numpy_front and dtype in NUMPY_DTYPES:
+        array = x.detach().numpy()
+        values, indices = NUMPY_MAX[spatial_dims](array, output_size, True, threads=threads)
+        assert_identical(torch.from_numpy(values), theirs, what + " numpy front end")
+        assert_identical(torch.from_numpy(indices), theirs_indices, what + " numpy indices")
+
+    if not backward:
+        return
+    if grad_output is None:
+        generator = torch.Generator().manual_seed(seed + 1)
+        grad_output = torch.randn(ours.shape, generator=generator, dtype=torch.float64).to(dtype)
+    if 0 in spatial_out:
+        # Known difference (as for average pooling): torch's backward raises, adapool's
+        # gradient is 0.
+        grad_ours = _grad(partial_max(ours_pool, threads), x, output_size, grad_output)
+        assert grad_ours.shape == x.shape and not bool(grad_ours.any()), what
+        try:
+            _grad(pool, x, output_size, grad_output)
+        except RuntimeError as error:
+            assert "non-zero size" in str(error), str(error)
+        else:
+            raise AssertionError(f"{what}: torch's backward of an empty output now succeeds")
+        return
+    grad_theirs = _grad(pool, x, output_size, grad_output)
+    grad_ours = _grad(partial_max(ours_pool, threads), x, output_size, grad_output)
+    assert_same_layout(grad_ours, grad_theirs, what + " backward")
+    assert_identical(grad_ours, grad_theirs, what + " backward")
+
+    if numpy_front and dtype in NUMPY_DTYPES:
+        via_numpy = NUMPY_MAX_BACKWARD[spatial_dims](
+            grad_output.numpy(), ours_indices.numpy(), x.detach().numpy(), threads=threads
+        )
+        assert_identical(torch.from_numpy(via_numpy), grad_theirs, what + " numpy backward")
+
+
+def partial_max(ours_pool, threads: Optional[int]):
+    """adapool's functional max pooling with a thread count, called like torch's."""
+
+    def pool(x, output_size):
+        return ours_pool(x, output_size, threads=threads)
+
+    return pool

@@ -3,6 +3,7 @@
 SEMANTICS.md, "Where PyTorch is inconsistent with itself", lists the first four; the
 rest were found by this suite (README.md). Each test shows torch's behaviour and
 adapool's, so a torch upgrade that changes either side fails here and gets a look.
+Max pooling's (at the end) are counted apart, as "max-known-difference".
 """
 
 from __future__ import annotations
@@ -193,3 +194,76 @@ def test_integer_like_output_size(spatial_dims, size):
     assert expected_1d.shape[-1] == 2
     torch.testing.assert_close(OURS[1](flat, size), expected_1d)
     support.count("known-difference")
+
+
+# ---------------------------------------------------------------------------
+# Max pooling (counted apart: "max-known-difference").
+
+
+@pytest.mark.parametrize("spatial_dims,shape,output_size", [
+    (1, (1, 64), 0), (1, (2, 3, 9), 0), (2, (1, 64, 10, 9), 0), (2, (2, 3, 10, 9), (0, 4)),
+    (3, (1, 64, 10, 9, 4), 0), (3, (2, 3, 4, 5, 6), (2, 0, 2)),
+])
+def test_max_backward_of_an_empty_output(spatial_dims, shape, output_size):
+    """test_adaptive_pooling_empty_output_size, max pooling: torch's backward of an output
+    with a zero-sized pooled dimension raises; adapool returns zeros of the input's
+    shape, as for average pooling."""
+    x = _input(shape).requires_grad_(True)
+    with pytest.raises(RuntimeError, match="Expected grad_output to have non-zero size"):
+        support.TORCH_MAX[spatial_dims](x, output_size).sum().backward()
+    x.grad = None
+    support.OURS_MAX[spatial_dims](x, output_size).sum().backward()
+    assert x.grad.shape == x.shape and not bool(x.grad.any())
+    support.count("max-known-difference")
+
+
+@pytest.mark.parametrize("bad", [-1, "plane"], ids=["negative", "past_the_plane"])
+@pytest.mark.parametrize("spatial_dims", [1, 2, 3])
+def test_max_backward_indices_outside_the_plane(spatial_dims, bad):
+    """torch's CPU max pooling backward adds each gradient wherever its index points, and
+    does not check that the index lies in the input plane: an index past it writes out
+    of bounds (a probe ended in "double free or corruption"), so torch is not called
+    here. adapool accepts any index in the plane, as torch does (test_max_errors.py),
+    and raises ValueError for one outside it, naming the index, its batch, channel and
+    output cell."""
+    shape = (2, 3) + (6,) * spatial_dims
+    x = _input(shape)
+    _, indices = support.TORCH_MAX[spatial_dims](x, 3, True)
+    grad = _input(indices.shape, seed=1)
+    plane = 6 ** spatial_dims
+    value = plane if bad == "plane" else bad
+    wrong = indices.clone()
+    cell = (1, 2) + (2,) * spatial_dims
+    wrong[cell] = value
+    where = ", ".join(["2"] * spatial_dims)
+    message = (f"indices value {value} at batch 1, channel 2, output cell \\({where}\\) is "
+               f"outside the input plane of {plane} cells")
+    with pytest.raises(ValueError, match=message):
+        support.NUMPY_MAX_BACKWARD[spatial_dims](grad.numpy(), wrong.numpy(), x.numpy())
+    with pytest.raises(ValueError, match=message):
+        torch.ops.adapool.adaptive_max_pool_backward(
+            grad, wrong, list(x.shape), list(x.stride()), spatial_dims, 1
+        )
+    support.count("max-known-difference")
+
+
+@pytest.mark.parametrize("spatial_dims", [2, 3])
+@pytest.mark.parametrize("size", [np.int64(2), torch.tensor(2)], ids=["numpy_int", "tensor_int"])
+def test_max_integer_like_output_size(spatial_dims, size):
+    """As for average pooling (test_integer_like_output_size): F.adaptive_max_pool2d/3d
+    reject a bare numpy or 0-d tensor integer (len() in their Python wrapper), the 1-d
+    one and every tuple take it; adapool takes it everywhere, with torch's result."""
+    x = _input((1, 2) + (5,) * spatial_dims)
+    with pytest.raises(TypeError, match="len"):
+        support.TORCH_MAX[spatial_dims](x, size)
+    expected = support.TORCH_MAX[spatial_dims](x, (int(size),) * spatial_dims, True)
+    for ours in (support.OURS_MAX[spatial_dims](x, size, True),
+                 support.OURS_MAX[spatial_dims](x, (size,) * spatial_dims, True)):
+        support.assert_identical(ours[0], expected[0], "values")
+        support.assert_identical(ours[1], expected[1], "indices")
+    flat = x.flatten(2)
+    expected_1d = support.TORCH_MAX[1](flat, size, True)
+    ours_1d = support.OURS_MAX[1](flat, size, True)
+    support.assert_identical(ours_1d[0], expected_1d[0], "1-d values")
+    support.assert_identical(ours_1d[1], expected_1d[1], "1-d indices")
+    support.count("max-known-difference")
