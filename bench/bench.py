@@ -1,27 +1,41 @@
-"""adapool against PyTorch: adaptive average pooling, side by side in one process.
+"""adapool against PyTorch: adaptive average and max pooling, side by side in one process.
 
-    .venv/bin/python bench/bench.py            # every case (about 5 minutes on 2 cores)
+    .venv/bin/python bench/bench.py            # every case (about 10 minutes on 2 cores)
     .venv/bin/python bench/bench.py --quick    # smoke run: batch / 8, short timings
     .venv/bin/python bench/bench.py --filter 'pspnet|56-to-7' --directions backward
+    .venv/bin/python bench/bench.py --ops max  # max pooling only
 
-For every case, layout (NCHW / NHWC), direction and thread count it checks that
-adapool agrees with torch, then times both, interleaved, and prints adapool's
-time, torch's time, the speedup, adapool's GB/s and that as a share of the
-machine's copy bandwidth (measured in the same run on buffers far larger than
-the last-level cache). Results go to bench/results/: results.json, results.csv,
-speedup.png and summary.md. Targets (issue 5) are reported, never asserted.
+For every case, operation (avg, max), layout (NCHW / NHWC), direction and
+thread count it checks that adapool agrees with torch, then times both,
+interleaved, and prints adapool's time, torch's time, the speedup, adapool's
+GB/s and that as a share of the machine's copy bandwidth (measured in the same
+run on buffers far larger than the last-level cache). Results go to
+bench/results/: results.json, results.csv, speedup.png and summary.md. Targets
+(issue 5 for average pooling, issue 8 for max pooling) are reported, never
+asserted.
 
-Timing: forward is what a user calls (F.adaptive_avg_pool*d, which for a 1x1
-output is torch's mean() shortcut, against adapool.torch.adaptive_avg_pool*d).
-Backward calls each library's backward kernel directly, with no autograd
-engine around it: torch's aten._adaptive_avg_pool{2,3}d_backward (the op
-AdaptiveAvgPool*DBackward0 runs; 1-d goes through 2-d as torch's own
-adaptive_avg_pool1d does) against adapool's
-torch.ops.adapool.adaptive_avg_pool_backward. Both sides allocate their result
-on every call, as they do in training. The speedup, GB/s and share of copy
-bandwidth use these times. The "kernel ms" column also times adapool's C++
-kernel alone (adapool._core.run into a preallocated result): the difference
-is the custom op's dispatch and the result's allocation.
+Timing: forward is what a user calls: F.adaptive_avg_pool*d (which for a 1x1
+output is torch's mean() shortcut) against adapool.torch.adaptive_avg_pool*d,
+and F.adaptive_max_pool*d(..., return_indices=True) against
+adapool.torch.adaptive_max_pool*d(..., return_indices=True): training needs the
+indices for the backward. Backward calls each library's backward kernel
+directly, with no autograd engine around it: torch's
+aten._adaptive_avg_pool{2,3}d_backward and aten.adaptive_max_pool{2,3}d_backward
+(the ops AdaptiveAvgPool*DBackward0 and AdaptiveMaxPool*DBackward0 run; 1-d
+goes through 2-d on (N, C, 1, L) as torch's own adaptive_{avg,max}_pool1d do)
+against torch.ops.adapool.adaptive_avg_pool_backward and
+adaptive_max_pool_backward, given the grad_input strides adapool's autograd
+formula would pass. Both max backwards read the same grad_output and torch's
+indices (adapool's forward gives equal ones, checked in the forward). Both
+sides allocate their result on every call, as they do in training. The
+speedup, GB/s and share of copy bandwidth use these times. The "kernel ms"
+column also times adapool's C++ kernel alone (adapool.torch._run or _run_max
+into preallocated results): the difference is the custom op's dispatch and the
+results' allocation.
+
+Correctness: average pooling within RTOL / ATOL of torch (adapool sums in
+double); max pooling exactly (values, NaN equal to NaN, indices and gradients
+compared with torch.equal).
 """
 
 from __future__ import annotations
@@ -53,14 +67,17 @@ import adapool.torch as adapool_torch
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 REPOSITORY = Path(__file__).resolve().parent.parent
 DTYPE = torch.float32
-# float32 sums of thousands of elements (torch's) against double sums (adapool's).
+# Average pooling: float32 sums of thousands of elements (torch's) against
+# double sums (adapool's). Max pooling must match exactly.
 RTOL, ATOL = 1e-4, 1e-5
 
+OPS = ("avg", "max")
 LAYOUTS = ("NCHW", "NHWC")
 DIRECTIONS = ("forward", "backward")
 
-# Targets of issue 5.
+# Every case at least as fast as torch: issue 5 (average), issue 8 (max).
 TARGET_EVERY_CASE = 1.0
+# The rest are issue 5's, for average pooling.
 TARGET_GEOMEAN = 3.0
 TARGET_BACKWARD_HEAVY = 20.0
 TARGET_COPY_SHARE = 0.70
@@ -98,11 +115,6 @@ class Case:
         n, c, *spatial = self.input_size
         return n * c * math.prod(spatial), n * c * math.prod(self.output_size)
 
-    def data_bytes(self) -> int:
-        """Bytes one call reads plus writes, either direction: forward reads the
-        input and writes the output, backward reads grad_output and writes grad_input."""
-        return sum(self.elements()) * torch.finfo(DTYPE).bits // 8
-
 
 CASES: List[Case] = [
     Case("resnet50-head", "ResNet-50 global pool", (32, 2048, 7, 7), (1, 1)),
@@ -138,76 +150,164 @@ def make_input(case: Case, layout: str, generator: torch.Generator) -> torch.Ten
 # ----------------------------------------------------------------------------
 # The two libraries
 
-
-def torch_forward(x: torch.Tensor, case: Case) -> torch.Tensor:
-    pool = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}
-    return pool[case.spatial_dims](x, case.output_size)
+Outputs = Tuple[torch.Tensor, ...]
 
 
-def adapool_forward(x: torch.Tensor, case: Case, threads: int) -> torch.Tensor:
-    pool = {
+def _as_tuple(result) -> Outputs:
+    return result if isinstance(result, tuple) else (result,)
+
+
+@dataclasses.dataclass(frozen=True)
+class Op:
+    """One pooling operation as each library exposes it. Its forward gives a
+    tuple of outputs: the pooled values, and for max pooling the int64 indices,
+    which the backward reads as well ("saved": what it takes besides
+    grad_output). Every call below is written once for both operations; the
+    fields hold what differs."""
+
+    name: str
+    title: str
+    outputs: Tuple[str, ...]  # names of the forward's outputs, for messages
+    forward_options: Dict[str, object]  # keywords both forwards take
+    torch_forward: Dict[int, Callable]  # spatial dims -> torch.nn.functional's
+    adapool_forward: Dict[int, Callable]  # spatial dims -> adapool.torch's
+    torch_backward: Dict[int, Callable]  # 2, 3 -> aten kernel(grad_output, input, *saved)
+    adapool_backward: Callable  # op(grad_output, *saved, size, strides, spatial_dims, threads)
+    kernel: Callable  # adapool.torch._run or _run_max
+    exact: bool  # must equal torch's results (else within RTOL / ATOL)
+    index_bytes: int  # bytes of indices per output element: 8 for max, none for avg
+    issue: int  # whose targets the summary reports (average pooling has more)
+    geomean_target: Optional[float]  # of the speedup's geometric mean, if any
+
+    def forward_torch(self, x: torch.Tensor, case: Case) -> Outputs:
+        pool = self.torch_forward[case.spatial_dims]
+        return _as_tuple(pool(x, case.output_size, **self.forward_options))
+
+    def forward_adapool(self, x: torch.Tensor, case: Case, threads: int) -> Outputs:
+        pool = self.adapool_forward[case.spatial_dims]
+        return _as_tuple(pool(x, case.output_size, **self.forward_options, threads=threads))
+
+    def backward_torch(
+        self, case: Case, grad_output: torch.Tensor, x: torch.Tensor, saved: Outputs
+    ) -> torch.Tensor:
+        if case.spatial_dims == 1:
+            # torch has no 1-d kernels: adaptive_{avg,max}_pool1d pool (N, C, 1, L)
+            # in 2-d, and autograd runs the 2-d backward on those views.
+            views = [t.unsqueeze(-2) for t in (grad_output, x, *saved)]
+            return self.torch_backward[2](*views).squeeze(-2)
+        return self.torch_backward[case.spatial_dims](grad_output, x, *saved)
+
+    def data_bytes(self, case: Case) -> int:
+        """Bytes one call reads plus writes, either direction: forward reads the
+        input and writes the outputs (max: values and indices), backward reads
+        grad_output (max: and the indices) and writes grad_input."""
+        inputs, outputs = case.elements()
+        value_bytes = torch.finfo(DTYPE).bits // 8
+        return inputs * value_bytes + outputs * (value_bytes + self.index_bytes)
+
+
+AVG = Op(
+    name="avg",
+    title="average pooling",
+    outputs=("output",),
+    forward_options={},
+    torch_forward={1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d},
+    adapool_forward={
         1: adapool_torch.adaptive_avg_pool1d,
         2: adapool_torch.adaptive_avg_pool2d,
         3: adapool_torch.adaptive_avg_pool3d,
-    }
-    return pool[case.spatial_dims](x, case.output_size, threads=threads)
+    },
+    torch_backward={
+        2: torch.ops.aten._adaptive_avg_pool2d_backward,
+        3: torch.ops.aten._adaptive_avg_pool3d_backward,
+    },
+    adapool_backward=torch.ops.adapool.adaptive_avg_pool_backward,
+    kernel=adapool_torch._run,
+    exact=False,
+    index_bytes=0,
+    issue=5,
+    geomean_target=TARGET_GEOMEAN,
+)
+
+MAX = Op(
+    name="max",
+    title="max pooling",
+    outputs=("values", "indices"),
+    # What training calls: the backward needs the indices.
+    forward_options={"return_indices": True},
+    torch_forward={1: F.adaptive_max_pool1d, 2: F.adaptive_max_pool2d, 3: F.adaptive_max_pool3d},
+    adapool_forward={
+        1: adapool_torch.adaptive_max_pool1d,
+        2: adapool_torch.adaptive_max_pool2d,
+        3: adapool_torch.adaptive_max_pool3d,
+    },
+    torch_backward={
+        2: torch.ops.aten.adaptive_max_pool2d_backward,
+        3: torch.ops.aten.adaptive_max_pool3d_backward,
+    },
+    adapool_backward=torch.ops.adapool.adaptive_max_pool_backward,
+    kernel=adapool_torch._run_max,
+    exact=True,
+    index_bytes=torch.iinfo(torch.int64).bits // 8,
+    issue=8,
+    geomean_target=None,
+)
+
+OP_BY_NAME = {op.name: op for op in (AVG, MAX)}
+assert tuple(OP_BY_NAME) == OPS
 
 
-def torch_backward(grad_output: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    if x.dim() == 5:
-        return torch.ops.aten._adaptive_avg_pool3d_backward(grad_output, x)
-    if x.dim() == 4:
-        return torch.ops.aten._adaptive_avg_pool2d_backward(grad_output, x)
-    # torch has no 1-d kernel: adaptive_avg_pool1d pools (N, C, 1, L) in 2-d.
-    grad = torch.ops.aten._adaptive_avg_pool2d_backward(grad_output.unsqueeze(-2), x.unsqueeze(-2))
-    return grad.squeeze(-2)
-
-
-def adapool_backward_call(
-    grad_output: torch.Tensor, x: torch.Tensor, case: Case, threads: int
-) -> Callable[[], torch.Tensor]:
-    # The sizes and strides the op's autograd formula passes: those of empty_like(input).
-    size = list(x.shape)
-    strides = list(torch.empty_like(x, device="meta").stride())
-    op = torch.ops.adapool.adaptive_avg_pool_backward
-    return lambda: op(grad_output, size, strides, case.spatial_dims, threads)
+def grad_input_strides(op: Op, case: Case, x: torch.Tensor) -> List[int]:
+    """The grad_input strides adapool's autograd formula passes its backward op
+    (empty_like(input)'s for average pooling, the forward result's layout for
+    max pooling): read off a gradient taken through adapool's forward on a meta
+    copy of x, which runs the operators' fake implementations and no kernel."""
+    meta = x.detach().to("meta").requires_grad_()
+    values = op.forward_adapool(meta, case, threads=1)[0]
+    (grad,) = torch.autograd.grad(values, meta, torch.empty_like(values))
+    return list(grad.stride())
 
 
 @dataclasses.dataclass
 class Calls:
-    """The two zero-argument calls one measurement compares, and what adapool's
-    kernel reads (the input, or grad_output)."""
+    """The two zero-argument calls one measurement compares, each giving a tuple
+    of results, and adapool's C++ kernel alone: given adapool's results, a call
+    that writes them again in place."""
 
-    adapool: Callable[[], torch.Tensor]
-    torch: Callable[[], torch.Tensor]
-    source: torch.Tensor
+    adapool: Callable[[], Outputs]
+    torch: Callable[[], Outputs]
+    kernel: Callable[[Outputs], Callable[[], None]]
+    names: Tuple[str, ...]  # of the results, for messages
 
 
-def make_calls(case: Case, direction: str, x: torch.Tensor, threads: int) -> Calls:
+def make_calls(case: Case, op: Op, direction: str, x: torch.Tensor, threads: int) -> Calls:
+    """The kernel-only call is adapool.torch's own _run or _run_max into the
+    preallocated results, without the custom op's Python dispatch or the
+    results' allocation (page faults on first touch of a fresh buffer), which
+    the op's time includes."""
+    dims = case.spatial_dims
     if direction == "forward":
         return Calls(
-            adapool=lambda: adapool_forward(x, case, threads),
-            torch=lambda: torch_forward(x, case),
-            source=x,
+            adapool=lambda: op.forward_adapool(x, case, threads),
+            torch=lambda: op.forward_torch(x, case),
+            kernel=lambda outputs: lambda: op.kernel(True, x, *outputs, dims, threads),
+            names=op.outputs,
         )
     # grad_output in the layout torch's forward gives: randn_like keeps strides.
-    grad_output = torch.randn_like(torch_forward(x, case))
+    # Both backwards read torch's indices (max pooling), which adapool's equal.
+    values, *saved = op.forward_torch(x, case)
+    grad_output = torch.randn_like(values)
+    size, strides = list(x.shape), grad_input_strides(op, case, x)
     return Calls(
-        adapool=adapool_backward_call(grad_output, x, case, threads),
-        torch=lambda: torch_backward(grad_output, x),
-        source=grad_output,
+        adapool=lambda: (
+            op.adapool_backward(grad_output, *saved, size, strides, dims, threads),
+        ),
+        torch=lambda: (op.backward_torch(case, grad_output, x, saved),),
+        kernel=lambda outputs: lambda: op.kernel(
+            False, grad_output, *outputs, *saved, dims, threads
+        ),
+        names=("grad_input",),
     )
-
-
-def raw_kernel_call(
-    calls: Calls, destination: torch.Tensor, case: Case, direction: str, threads: int
-) -> Callable[[], None]:
-    """adapool's C++ kernel alone: adapool._core.run into a preallocated result
-    (through adapool.torch's own _run), without the custom op's Python dispatch or
-    the result's allocation (page faults on first touch of a fresh buffer), which
-    the op's time includes."""
-    forward = direction == "forward"
-    return lambda: adapool_torch._run(forward, calls.source, destination, case.spatial_dims, threads)
 
 
 # ----------------------------------------------------------------------------
@@ -219,33 +319,68 @@ def _strides_of_real_dims(t: torch.Tensor) -> List[int]:
     return [s for s, n in zip(t.stride(), t.shape) if n != 1]
 
 
+def _equal(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """torch.equal, with NaN equal to NaN (max pooling passes NaN through)."""
+    if a.is_floating_point():
+        nan = a.isnan()
+        if not torch.equal(nan, b.isnan()):
+            return False
+        a, b = a.masked_fill(nan, 0), b.masked_fill(nan, 0)
+    return torch.equal(a, b)
+
+
+def _value_mismatch(ours: torch.Tensor, reference: torch.Tensor, exact: bool) -> Optional[str]:
+    """Why ours does not match reference's values, or None."""
+    if exact:
+        if _equal(ours, reference):
+            return None
+        differ = ours != reference
+        if ours.is_floating_point():
+            differ &= ~(ours.isnan() & reference.isnan())
+        return f"{int(differ.sum())} of {ours.numel()} elements differ (exact match required)"
+    if torch.allclose(ours, reference, rtol=RTOL, atol=ATOL):
+        return None
+    worst = (ours - reference).abs().max().item()
+    return f"max abs error {worst:.3g} (rtol {RTOL:g}, atol {ATOL:g})"
+
+
 LAYOUT_NOTE = "ok, strides differ"
 
 
-def check(calls: Calls, direction: str) -> Tuple[str, str, Optional[torch.Tensor]]:
-    """(verdict, detail, adapool's result): verdict 'ok', LAYOUT_NOTE, 'FAIL ...'
+def check(calls: Calls, op: Op, direction: str) -> Tuple[str, str, Optional[Outputs]]:
+    """(verdict, detail, adapool's results): verdict 'ok', LAYOUT_NOTE, 'FAIL ...'
     or 'ERROR ...'.
 
-    Values must match torch's. So must the forward result's layout (the contract
-    follows torch there); a gradient's layout is free, and torch's own differs by
-    path (its 3-d backward kernel returns contiguous gradients for channels-last
-    inputs, which autograd then copies to the input's layout), so a backward
-    layout difference is noted, and timed."""
+    Values must match torch's: average pooling within RTOL / ATOL, max pooling
+    exactly (values, indices and gradients). So must the forward results'
+    layout (the contract follows torch there); a gradient's layout is free, and
+    torch's own differs by path (its 3-d average pooling backward kernel
+    returns contiguous gradients for channels-last inputs, which autograd then
+    copies to the input's layout), so a backward layout difference is noted,
+    and timed."""
     try:
         ours = calls.adapool()
     except Exception as error:  # a broken kernel must not stop the benchmark
         detail = f"{type(error).__name__}: {error}"
         return "ERROR " + detail.splitlines()[0][:60], detail, None
     reference = calls.torch()
-    if ours.shape != reference.shape:
-        detail = f"shape {list(ours.shape)} != torch's {list(reference.shape)}"
-        return "FAIL shape", detail, ours
-    if not torch.allclose(ours, reference, rtol=RTOL, atol=ATOL):
-        worst = (ours - reference).abs().max().item()
-        return "FAIL values", f"max abs error {worst:.3g} (rtol {RTOL:g}, atol {ATOL:g})", ours
-    if _strides_of_real_dims(ours) != _strides_of_real_dims(reference):
-        detail = f"strides {ours.stride()} != torch's {reference.stride()}"
-        return ("FAIL layout" if direction == "forward" else LAYOUT_NOTE), detail, ours
+    if len(ours) != len(reference):
+        return "FAIL outputs", f"{len(ours)} results, torch gives {len(reference)}", ours
+    restrided = ""
+    for name, mine, theirs in zip(calls.names, ours, reference):
+        if mine.shape != theirs.shape:
+            detail = f"{name}: shape {list(mine.shape)} != torch's {list(theirs.shape)}"
+            return "FAIL shape", detail, ours
+        if mine.dtype != theirs.dtype:
+            return "FAIL dtype", f"{name}: {mine.dtype} != torch's {theirs.dtype}", ours
+        mismatch = _value_mismatch(mine, theirs, op.exact)
+        if mismatch:
+            verdict = "FAIL indices" if name == "indices" else "FAIL values"
+            return verdict, f"{name}: {mismatch}", ours
+        if not restrided and _strides_of_real_dims(mine) != _strides_of_real_dims(theirs):
+            restrided = f"{name}: strides {mine.stride()} != torch's {theirs.stride()}"
+    if restrided:
+        return ("FAIL layout" if direction == "forward" else LAYOUT_NOTE), restrided, ours
     return "ok", "", ours
 
 
@@ -409,6 +544,7 @@ def machine_metadata(llc_bytes: int, threads: Sequence[int]) -> dict:
 class Row:
     case: str
     shape: str
+    op: str  # "avg" or "max"
     layout: str
     direction: str
     threads: int
@@ -416,7 +552,7 @@ class Row:
     check_detail: str = ""
     adapool_ms: Optional[float] = None
     adapool_min_ms: Optional[float] = None
-    kernel_ms: Optional[float] = None  # adapool._core.run alone, result preallocated
+    kernel_ms: Optional[float] = None  # adapool's C++ kernel alone, results preallocated
     torch_ms: Optional[float] = None
     torch_min_ms: Optional[float] = None
     reps: Optional[int] = None
@@ -428,7 +564,7 @@ class Row:
 
     @property
     def label(self) -> str:
-        return f"{self.case} {self.layout} {self.direction} t{self.threads}"
+        return f"{self.case} {self.op} {self.layout} {self.direction} t{self.threads}"
 
     @property
     def passed(self) -> bool:
@@ -449,24 +585,25 @@ class Run:
 
 
 def measure(
-    case: Case, layout: str, direction: str, threads: int, x: torch.Tensor, context: Run
+    case: Case, op: Op, layout: str, direction: str, threads: int, x: torch.Tensor, context: Run
 ) -> Row:
     torch.set_num_threads(threads)
-    row = Row(case.name, case.shape_text, layout, direction, threads, check="")
-    row.data_mib = case.data_bytes() / (1 << 20)
-    row.exceeds_llc = case.data_bytes() > context.llc_bytes
-    calls = make_calls(case, direction, x, threads)
-    row.check, row.check_detail, result = check(calls, direction)  # also warms both up
+    row = Row(case.name, case.shape_text, op.name, layout, direction, threads, check="")
+    data_bytes = op.data_bytes(case)
+    row.data_mib = data_bytes / (1 << 20)
+    row.exceeds_llc = data_bytes > context.llc_bytes
+    calls = make_calls(case, op, direction, x, threads)
+    row.check, row.check_detail, results = check(calls, op, direction)  # also warms both up
     if not row.passed:
         return row
-    functions = [calls.adapool, calls.torch, raw_kernel_call(calls, result, case, direction, threads)]
+    functions = [calls.adapool, calls.torch, calls.kernel(results)]
     ours, theirs, *kernel_only = time_interleaved(functions, context.budget)
     row.adapool_ms, row.adapool_min_ms = ours.median_s * 1e3, ours.min_s * 1e3
     row.torch_ms, row.torch_min_ms = theirs.median_s * 1e3, theirs.min_s * 1e3
     row.kernel_ms = kernel_only[0].median_s * 1e3 if kernel_only else None
     row.reps = ours.reps
     row.speedup = theirs.median_s / ours.median_s
-    row.gb_per_s = case.data_bytes() / ours.median_s / 1e9
+    row.gb_per_s = data_bytes / ours.median_s / 1e9
     row.copy_share = row.gb_per_s * 1e9 / context.copy_bandwidth[threads]
     return row
 
@@ -478,11 +615,12 @@ def run_cases(cases: Sequence[Case], arguments, context: Run) -> List[Row]:
     for case in cases:
         for layout in arguments.layouts:
             x = make_input(case, layout, generator)
-            for direction in arguments.directions:
-                for threads in arguments.threads:
-                    row = measure(case, layout, direction, threads, x, context)
-                    print_row(row)
-                    rows.append(row)
+            for op in arguments.ops:
+                for direction in arguments.directions:
+                    for threads in arguments.threads:
+                        row = measure(case, op, layout, direction, threads, x, context)
+                        print_row(row)
+                        rows.append(row)
             del x
             gc.collect()  # large inputs: give memory back before the next one
     return rows
@@ -500,12 +638,35 @@ def _verdict(passed: bool) -> str:
     return "PASS" if passed else "MISS"
 
 
+INDENT = "  "  # summary lines about one operation; summary.md nests them
+
+
 def summary_lines(rows: Sequence[Row], context: Run) -> List[str]:
+    lines = []
+    for op in OP_BY_NAME.values():
+        chosen = [r for r in rows if r.op == op.name]
+        if chosen:
+            lines.append(f"{op.title} ({op.name}), targets of issue {op.issue}:")
+            lines += [INDENT + line for line in _op_lines(op, chosen, context)]
+    lines.append(f"copy bandwidth (read + write): {_copy_text(context.copy_bandwidth)}")
+    load = os.getloadavg()[0]
+    if load > BUSY_LOAD:
+        lines.append(
+            f"machine busy: load average {load:.2f} at the end (> {BUSY_LOAD:g}); "
+            "timings are noisy, those with 2 threads most"
+        )
+    return lines
+
+
+def _op_lines(op: Op, rows: Sequence[Row], context: Run) -> List[str]:
+    """Correctness, geometric mean and slowest case of one operation's rows,
+    then, for average pooling, issue 5's other targets."""
     timed = [r for r in rows if r.timed]
     failed = [r for r in rows if not r.passed]
     restrided = [r for r in rows if r.check == LAYOUT_NOTE]
     lines = [
         f"correctness: {len(rows) - len(failed)}/{len(rows)} match torch"
+        + (" exactly" if op.exact else "")
         + (
             " -- FAILED: " + "; ".join(f"{r.label}: {r.check_detail}" for r in failed)
             if failed
@@ -527,9 +688,14 @@ def summary_lines(rows: Sequence[Row], context: Run) -> List[str]:
         for t in sorted({r.threads for r in timed})
     )
     mean = geometric_mean([r.speedup for r in timed])
+    target = (
+        "no target"
+        if op.geomean_target is None
+        else f"target >= {op.geomean_target:g}x: {_verdict(mean >= op.geomean_target)}"
+    )
     lines.append(
-        f"geometric mean speedup over {len(timed)} of {len(rows)}: {mean:.2f}x ({per_threads}) "
-        f"target >= {TARGET_GEOMEAN:g}x: {_verdict(mean >= TARGET_GEOMEAN)}"
+        f"geometric mean speedup over {len(timed)} of {len(rows)}: {mean:.2f}x "
+        f"({per_threads}); {target}"
     )
 
     slowest = min(timed, key=lambda r: r.speedup)
@@ -539,7 +705,12 @@ def summary_lines(rows: Sequence[Row], context: Run) -> List[str]:
         f"{TARGET_EVERY_CASE:g}x, {len(failed)} failed; target every case >= "
         f"{TARGET_EVERY_CASE:g}x: {_verdict(below == 0 and not failed)}"
     )
+    return lines + (_average_target_lines(timed, context) if op is AVG else [])
 
+
+def _average_target_lines(timed: Sequence[Row], context: Run) -> List[str]:
+    """Issue 5's targets for the backward of large windows and for bandwidth."""
+    lines = []
     heavy = [r for r in timed if r.direction == "backward" and BACKWARD_HEAVY.match(r.case)]
     if heavy:
         worst = min(heavy, key=lambda r: r.speedup)
@@ -570,13 +741,6 @@ def summary_lines(rows: Sequence[Row], context: Run) -> List[str]:
             f"target >= {TARGET_COPY_SHARE:.0%} of copy bandwidth: not assessed "
             "(--llc-mib overrides the cache size)"
         )
-    lines.append(f"copy bandwidth (read + write): {_copy_text(context.copy_bandwidth)}")
-    load = os.getloadavg()[0]
-    if load > BUSY_LOAD:
-        lines.append(
-            f"machine busy: load average {load:.2f} at the end (> {BUSY_LOAD:g}); "
-            "timings are noisy, those with 2 threads most"
-        )
     return lines
 
 
@@ -602,6 +766,7 @@ def _percent(share: Optional[float]) -> str:
 
 COLUMNS = [
     Column("case", 17, lambda r: r.case, numeric=False),
+    Column("op", 3, lambda r: r.op, numeric=False),
     Column("layout", 6, lambda r: r.layout, numeric=False),
     Column("dir", 8, lambda r: r.direction, numeric=False),
     Column("thr", 3, lambda r: str(r.threads)),
@@ -682,18 +847,31 @@ def write_markdown(
         "|" + "|".join("---" for _ in headers) + "|",
         *("| " + " | ".join(c.cell(r) for c in COLUMNS) + " |" for r in rows),
         "",
-        *(f"- {line}" for line in summary),
+        *(_bullet(line) for line in summary),
     ]
     path.write_text("\n".join(lines) + "\n")
+
+
+def _bullet(line: str) -> str:
+    """A summary line as a markdown list item; INDENTed lines nest."""
+    depth = (len(line) - len(line.lstrip(" "))) // len(INDENT)
+    return f"{INDENT * depth}- {line.strip()}"
 
 
 def _speedup_label(speedup: float) -> str:
     return f"{speedup:.0f}" if speedup >= 10 else f"{speedup:.2g}"
 
 
-def _draw_panel(axis, rows: Sequence[Row], cases: Sequence[str], threads: Sequence[int]) -> None:
+def _draw_panel(
+    axis,
+    rows: Sequence[Row],
+    cases: Sequence[str],
+    threads: Sequence[int],
+    geomean_target: Optional[float],
+) -> None:
     """Grouped bars: one group per case, one bar per thread count, labelled
-    with the speedup; a measurement that failed its check shows FAIL."""
+    with the speedup; a measurement that failed its check shows FAIL. A
+    dashed line marks the geometric mean target where there is one."""
     from matplotlib.patches import Patch
 
     width = 0.8 / len(threads)
@@ -726,7 +904,8 @@ def _draw_panel(axis, rows: Sequence[Row], cases: Sequence[str], threads: Sequen
                 fontsize=6,
             )
     axis.axhline(1.0, color="black", linewidth=1)
-    axis.axhline(TARGET_GEOMEAN, color="gray", linewidth=0.8, linestyle="--")
+    if geomean_target is not None:
+        axis.axhline(geomean_target, color="gray", linewidth=0.8, linestyle="--")
     axis.set_yscale("log")
     axis.set_xticks(range(len(cases)), cases, rotation=45, ha="right", fontsize=8)
     axis.grid(axis="y", which="both", alpha=0.3)
@@ -739,15 +918,16 @@ def _draw_panel(axis, rows: Sequence[Row], cases: Sequence[str], threads: Sequen
 
 
 def write_chart(path: Path, metadata: dict, rows: Sequence[Row]) -> None:
-    """Speedup per case on a log scale: one panel per layout and direction."""
+    """Speedup per case on a log scale: one panel per operation, layout and
+    direction (two a line: each operation's NCHW, then its NHWC)."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display: render straight to the file
     import matplotlib.pyplot as plt
 
     cases = list(dict.fromkeys(r.case for r in rows))
-    panels = [(l, d) for l in LAYOUTS for d in DIRECTIONS]
-    panels = [p for p in panels if any((r.layout, r.direction) == p for r in rows)]
+    panels = [(o, l, d) for o in OPS for l in LAYOUTS for d in DIRECTIONS]
+    panels = [p for p in panels if any((r.op, r.layout, r.direction) == p for r in rows)]
     columns = min(2, len(panels))
     lines = math.ceil(len(panels) / columns)
     # Wide enough for the case names and bar labels, and the title over one panel.
@@ -755,10 +935,10 @@ def write_chart(path: Path, metadata: dict, rows: Sequence[Row]) -> None:
     figure, axes = plt.subplots(
         lines, columns, squeeze=False, sharey=True, figsize=(panel_width * columns, 4.8 * lines)
     )
-    for axis, (layout, direction) in zip(axes.flat, panels):
-        chosen = [r for r in rows if (r.layout, r.direction) == (layout, direction)]
-        _draw_panel(axis, chosen, cases, metadata["threads"])
-        axis.set_title(f"{layout} {direction}")
+    for axis, (op, layout, direction) in zip(axes.flat, panels):
+        chosen = [r for r in rows if (r.op, r.layout, r.direction) == (op, layout, direction)]
+        _draw_panel(axis, chosen, cases, metadata["threads"], OP_BY_NAME[op].geomean_target)
+        axis.set_title(f"{OP_BY_NAME[op].title}: {layout} {direction}")
     for axis in axes.flat[len(panels) :]:
         axis.set_visible(False)
     for axis in axes[:, 0]:
@@ -767,10 +947,16 @@ def write_chart(path: Path, metadata: dict, rows: Sequence[Row]) -> None:
         f"adapool {metadata['versions']['adapool']} vs torch {metadata['versions']['torch']}, "
         f"{metadata['dtype']}, {metadata['cpu_model']}, {metadata['date']}"
         f"{' (quick)' if metadata['quick'] else ''}\n"
-        f"solid line: 1x; dashed: {TARGET_GEOMEAN:g}x (geometric mean target)",
+        "solid line: 1x (every case's target)"
+        + (
+            f"; dashed: {TARGET_GEOMEAN:g}x (average pooling's geometric mean target)"
+            if any(op == AVG.name for op, _, _ in panels)
+            else ""
+        ),
         fontsize=10,
     )
-    figure.tight_layout()
+    # Room for the two-line title above the panels, however many lines of them.
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.35 / figure.get_figheight()))
     figure.savefig(path, dpi=110)
     plt.close(figure)
 
@@ -790,6 +976,9 @@ def parse_arguments(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         "--threads", default="1,2", help="comma-separated thread counts (default 1,2)"
     )
+    parser.add_argument(
+        "--ops", nargs="+", choices=OPS, default=list(OPS), help="pooling operations (default both)"
+    )
     parser.add_argument("--layouts", nargs="+", choices=LAYOUTS, default=list(LAYOUTS))
     parser.add_argument("--directions", nargs="+", choices=DIRECTIONS, default=list(DIRECTIONS))
     parser.add_argument(
@@ -799,6 +988,8 @@ def parse_arguments(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     arguments = parser.parse_args(argv)
     arguments.threads = [int(t) for t in arguments.threads.split(",") if t]
+    # In OPS's order, once each, as the Op each names.
+    arguments.ops = [OP_BY_NAME[name] for name in OPS if name in arguments.ops]
     return arguments
 
 
@@ -838,13 +1029,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     metadata.update(
         quick=arguments.quick,
         filter=arguments.filter,
+        ops=[op.name for op in arguments.ops],
         copy_gb_per_s={t: b / 1e9 for t, b in copy_bandwidth.items()},
         budget=dataclasses.asdict(context.budget),
         seconds=round(time.perf_counter() - started, 1),
         load_average_at_end=os.getloadavg(),
-        backward_timing="direct kernel calls: aten._adaptive_avg_pool{2,3}d_backward "
-        "(1-d through 2-d) vs torch.ops.adapool.adaptive_avg_pool_backward",
-        kernel_timing="adapool._core.run into a preallocated result: no op dispatch, no allocation",
+        forward_timing="F.adaptive_avg_pool*d vs adapool.torch.adaptive_avg_pool*d; "
+        "F.adaptive_max_pool*d vs adapool.torch.adaptive_max_pool*d, both return_indices=True",
+        backward_timing="direct kernel calls: aten._adaptive_avg_pool{2,3}d_backward and "
+        "aten.adaptive_max_pool{2,3}d_backward (1-d through 2-d) vs "
+        "torch.ops.adapool.adaptive_avg_pool_backward and adaptive_max_pool_backward",
+        kernel_timing="adapool.torch._run / _run_max into preallocated results: "
+        "no op dispatch, no allocation",
     )
 
     print()
