@@ -253,81 +253,73 @@ Split split(const std::vector<int64_t>& shape, int spatial_dims) {
   return result;
 }
 
+// Calls visit(output element, window values in row-major (d, h, w) order,
+// their flat positions in the plane) for every output element of pooling
+// `x` to `out_shape`.
+template <class Visit>
+void each_window(const Dense& x, int spatial_dims, const std::vector<int64_t>& out_shape,
+                 Visit visit) {
+  const Split in = split(x.shape, spatial_dims);
+  const Split out = split(out_shape, spatial_dims);
+  std::vector<double> values;
+  std::vector<int64_t> positions;
+  for (int64_t p = 0; p < in.planes; ++p) {
+    for (int64_t o = 0; o < out.plane; ++o) {
+      const int64_t cell[3] = {o / (out.size[1] * out.size[2]), o / out.size[2] % out.size[1],
+                               o % out.size[2]};
+      int64_t begin[3], end[3];
+      for (int k = 0; k < 3; ++k) {
+        begin[k] = begin_of(cell[k], in.size[k], out.size[k]);
+        end[k] = end_of(cell[k], in.size[k], out.size[k]);
+      }
+      values.clear();
+      positions.clear();
+      for (int64_t d = begin[0]; d < end[0]; ++d) {
+        for (int64_t h = begin[1]; h < end[1]; ++h) {
+          for (int64_t w = begin[2]; w < end[2]; ++w) {
+            const int64_t flat = (d * in.size[1] + h) * in.size[2] + w;
+            values.push_back(x.values[static_cast<size_t>(p * in.plane + flat)]);
+            positions.push_back(flat);
+          }
+        }
+      }
+      visit(static_cast<size_t>(p * out.plane + o), values, positions);
+    }
+  }
+}
+
 }  // namespace
 
 Dense reference_forward(const Dense& x, int spatial_dims, const std::vector<int64_t>& out_shape) {
   Dense y(out_shape);
-  const Split in = split(x.shape, spatial_dims);
-  const Split out = split(out_shape, spatial_dims);
-  for (int64_t p = 0; p < in.planes; ++p) {
-    for (int64_t od = 0; od < out.size[0]; ++od) {
-      for (int64_t oh = 0; oh < out.size[1]; ++oh) {
-        for (int64_t ow = 0; ow < out.size[2]; ++ow) {
-          const int64_t d0 = begin_of(od, in.size[0], out.size[0]);
-          const int64_t d1 = end_of(od, in.size[0], out.size[0]);
-          const int64_t h0 = begin_of(oh, in.size[1], out.size[1]);
-          const int64_t h1 = end_of(oh, in.size[1], out.size[1]);
-          const int64_t w0 = begin_of(ow, in.size[2], out.size[2]);
-          const int64_t w1 = end_of(ow, in.size[2], out.size[2]);
-          double sum = 0.0;
-          for (int64_t d = d0; d < d1; ++d) {
-            for (int64_t h = h0; h < h1; ++h) {
-              for (int64_t w = w0; w < w1; ++w) {
-                sum += x.values[static_cast<size_t>(
-                    ((p * in.size[0] + d) * in.size[1] + h) * in.size[2] + w)];
-              }
-            }
-          }
-          const auto count = static_cast<double>((d1 - d0) * (h1 - h0) * (w1 - w0));
-          y.values[static_cast<size_t>(((p * out.size[0] + od) * out.size[1] + oh) * out.size[2] +
-                                       ow)] = sum / count;
-        }
-      }
-    }
-  }
+  each_window(x, spatial_dims, out_shape,
+              [&](size_t o, const std::vector<double>& values, const std::vector<int64_t>&) {
+                double sum = 0.0;
+                for (double v : values) sum += v;
+                y.values[o] = sum / static_cast<double>(values.size());
+              });
   return y;
 }
 
 MaxResult reference_max_forward(const Dense& x, int spatial_dims,
                                 const std::vector<int64_t>& out_shape) {
   MaxResult result{Dense(out_shape), Dense(out_shape)};
-  const Split in = split(x.shape, spatial_dims);
-  const Split out = split(out_shape, spatial_dims);
-  for (int64_t p = 0; p < in.planes; ++p) {
-    for (int64_t od = 0; od < out.size[0]; ++od) {
-      for (int64_t oh = 0; oh < out.size[1]; ++oh) {
-        for (int64_t ow = 0; ow < out.size[2]; ++ow) {
-          const int64_t d0 = begin_of(od, in.size[0], out.size[0]);
-          const int64_t h0 = begin_of(oh, in.size[1], out.size[1]);
-          const int64_t w0 = begin_of(ow, in.size[2], out.size[2]);
-          // Collect the window in row-major order, then pick.
-          std::vector<std::pair<double, int64_t>> cells;
-          for (int64_t d = d0; d < end_of(od, in.size[0], out.size[0]); ++d) {
-            for (int64_t h = h0; h < end_of(oh, in.size[1], out.size[1]); ++h) {
-              for (int64_t w = w0; w < end_of(ow, in.size[2], out.size[2]); ++w) {
-                const int64_t flat = (d * in.size[1] + h) * in.size[2] + w;
-                cells.emplace_back(x.values[static_cast<size_t>(p * in.plane + flat)], flat);
-              }
-            }
+  each_window(
+      x, spatial_dims, out_shape,
+      [&](size_t o, const std::vector<double>& values, const std::vector<int64_t>& positions) {
+        size_t pick = 0;
+        bool nan = false;
+        for (size_t i = 0; i < values.size(); ++i) {
+          if (std::isnan(values[i])) {
+            pick = i;  // the last NaN
+            nan = true;
+          } else if (!nan && values[i] > values[pick]) {
+            pick = i;  // the first maximum
           }
-          std::pair<double, int64_t> pick = cells.front();
-          bool nan = false;
-          for (const auto& cell : cells) {
-            if (std::isnan(cell.first)) {
-              pick = cell;  // the last NaN
-              nan = true;
-            } else if (!nan && cell.first > pick.first) {
-              pick = cell;  // the first maximum
-            }
-          }
-          const auto o =
-              static_cast<size_t>(p * out.plane + (od * out.size[1] + oh) * out.size[2] + ow);
-          result.values.values[o] = pick.first;
-          result.indices.values[o] = static_cast<double>(pick.second);
         }
-      }
-    }
-  }
+        result.values.values[o] = values[pick];
+        result.indices.values[o] = static_cast<double>(positions[pick]);
+      });
   return result;
 }
 

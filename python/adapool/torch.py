@@ -114,18 +114,23 @@ def _output(input: Tensor, output_size: List[int], spatial_dims: int) -> Tensor:
 FOLLOW_TORCH = -1
 
 
+def _buffer(tensor: Tensor) -> Tuple[int, List[int], List[int]]:
+    """A tensor as _core takes it: address, sizes and strides in elements."""
+    return tensor.data_ptr(), list(tensor.shape), list(tensor.stride())
+
+
+def _thread_count(threads: int) -> int:
+    return torch.get_num_threads() if threads == FOLLOW_TORCH else threads
+
+
 def _run(forward: bool, source: Tensor, destination: Tensor, spatial_dims: int, threads: int):
     _core.run(
         forward,
         _DTYPES[source.dtype],
         spatial_dims,
-        source.data_ptr(),
-        list(source.shape),
-        list(source.stride()),
-        destination.data_ptr(),
-        list(destination.shape),
-        list(destination.stride()),
-        torch.get_num_threads() if threads == FOLLOW_TORCH else threads,
+        *_buffer(source),
+        *_buffer(destination),
+        _thread_count(threads),
     )
 
 
@@ -216,16 +221,10 @@ def _run_max(
         forward,
         _DTYPES[source.dtype],
         spatial_dims,
-        source.data_ptr(),
-        list(source.shape),
-        list(source.stride()),
-        destination.data_ptr(),
-        list(destination.shape),
-        list(destination.stride()),
-        indices.data_ptr(),
-        list(indices.shape),
-        list(indices.stride()),
-        torch.get_num_threads() if threads == FOLLOW_TORCH else threads,
+        *_buffer(source),
+        *_buffer(destination),
+        *_buffer(indices),
+        _thread_count(threads),
     )
 
 

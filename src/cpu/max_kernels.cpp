@@ -105,6 +105,69 @@ HWY_INLINE void MaxWindow(const T* HWY_RESTRICT plane, const std::array<int64_t,
   *index = where;
 }
 
+// The maximum of one window of one plane whose rows are contiguous (W
+// stride 1), float or double, with the columns as vector lanes: each lane
+// keeps PyTorch's result for its own cells (its last NaN, else its first
+// maximum), and so does a scalar pass over the cells past the last full
+// vector of a row. The window's result is then the candidate of the last
+// NaN, or of the first maximum, whatever order the cells were seen in.
+// The vectors hold at most kCap lanes, so narrow windows fill them.
+template <class T, size_t kCap>
+HWY_INLINE void MaxWindowAlongRows(const T* HWY_RESTRICT plane, const std::array<int64_t, 5>& xs,
+                                   const Window& wd, const Window& wh, const Window& ww,
+                                   int64_t in_h, int64_t in_w, T* value, int64_t* index) {
+  const hn::CappedTag<T, kCap> dc;
+  const hn::RebindToSigned<decltype(dc)> di;
+  using I = hn::TFromD<decltype(di)>;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(dc));
+  const int64_t start = (wd.begin * in_h + wh.begin) * in_w + ww.begin;
+  auto best = hn::Set(dc, -std::numeric_limits<T>::infinity());
+  auto where = hn::Set(di, static_cast<I>(start));
+  T tail_best = -std::numeric_limits<T>::infinity();
+  int64_t tail_where = start;
+  const int64_t full = ww.begin + (ww.count() - ww.count() % lanes);
+  for (int64_t d = wd.begin; d < wd.end; ++d) {
+    for (int64_t h = wh.begin; h < wh.end; ++h) {
+      const T* line = plane + d * xs[2] + h * xs[3];
+      const int64_t first = (d * in_h + h) * in_w;
+      auto cell = hn::Add(hn::Iota(di, 0), hn::Set(di, static_cast<I>(first + ww.begin)));
+      for (int64_t w = ww.begin; w < full; w += lanes) {
+        const auto v = hn::LoadU(dc, line + w);
+        const auto takes = hn::Or(hn::Gt(v, best), hn::IsNaN(v));
+        best = hn::IfThenElse(takes, v, best);
+        where = hn::IfThenElse(hn::RebindMask(di, takes), cell, where);
+        cell = hn::Add(cell, hn::Set(di, static_cast<I>(lanes)));
+      }
+      for (int64_t w = full; w < ww.end; ++w) {
+        const T v = line[w];
+        if (v > tail_best || std::isnan(v)) {
+          tail_best = v;
+          tail_where = first + w;
+        }
+      }
+    }
+  }
+  HWY_ALIGN T values[hn::MaxLanes(dc)];
+  HWY_ALIGN I wheres[hn::MaxLanes(di)];
+  hn::Store(best, dc, values);
+  hn::Store(where, di, wheres);
+  T result = tail_best;
+  int64_t at = tail_where;
+  for (int64_t k = 0; k < lanes; ++k) {
+    const T v = values[k];
+    const int64_t w = wheres[k];
+    const bool later_nan = std::isnan(v) && (!std::isnan(result) || w > at);
+    const bool earlier_max =
+        !std::isnan(result) && !std::isnan(v) && (v > result || (v == result && w < at));
+    if (later_nan || earlier_max) {
+      result = v;
+      at = w;
+    }
+  }
+  *value = result;
+  *index = at;
+}
+
 // The same for lanes of planes that lie next to each other (plane stride
 // 1), a vector of them at a time; returns how many planes it did (a multiple
 // of the vector length). A small window is done a vector of planes at a
@@ -219,6 +282,10 @@ void max_forward_rows(const PlanData& plan, const Buffers& buffers, int64_t firs
   const int64_t plane_cells = plan.in_sizes[0] * in_h * in_w;
   const bool lanes = kVectorMax<T> && xs[1] == 1 &&
                      (std::is_same_v<Compared<T>, double> || plane_cells <= INT32_MAX);
+  // Planes apart with contiguous rows (NCHW): windows at least 4 cells
+  // wide go along their rows in vectors of 4, 8 or 16 lanes.
+  const bool along_rows = (std::is_same_v<T, float> || std::is_same_v<T, double>)&&xs[4] == 1 &&
+                          (std::is_same_v<T, double> || plane_cells <= INT32_MAX);
   int64_t scratch = 0;  // where indices go when nobody wants them
   for (int64_t row = first; row < last; ++row) {
     const int64_t oh = row % out_h;
@@ -243,8 +310,22 @@ void max_forward_rows(const PlanData& plan, const Buffers& buffers, int64_t firs
                            indices_cell, is[1], workspace);
       }
       for (; j < group.planes; ++j) {
-        MaxWindow(x_group + j * xs[1], xs, wd, wh, ww, in_h, in_w, y_cell + j * ys[1],
-                  indices_cell == nullptr ? &scratch : indices_cell + j * is[1]);
+        int64_t* index = indices_cell == nullptr ? &scratch : indices_cell + j * is[1];
+        if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+          if (along_rows && ww.count() >= 4) {
+            const T* plane = x_group + j * xs[1];
+            T* value = y_cell + j * ys[1];
+            if (ww.count() >= 16) {
+              MaxWindowAlongRows<T, 16>(plane, xs, wd, wh, ww, in_h, in_w, value, index);
+            } else if (ww.count() >= 8) {
+              MaxWindowAlongRows<T, 8>(plane, xs, wd, wh, ww, in_h, in_w, value, index);
+            } else {
+              MaxWindowAlongRows<T, 4>(plane, xs, wd, wh, ww, in_h, in_w, value, index);
+            }
+            continue;
+          }
+        }
+        MaxWindow(x_group + j * xs[1], xs, wd, wh, ww, in_h, in_w, y_cell + j * ys[1], index);
       }
     }
   }

@@ -25,6 +25,8 @@ const std::vector<Shapes> kShapes = {
     {2, {1, 4, 5, 5}, {1, 4, 13, 11}},  // heavy overlap
     {2, {3, 6, 6}, {3, 1, 1}},          // unbatched global
     {2, {1, 2, 7, 8}, {1, 2, 7, 8}},    // identity
+    {2, {2, 3, 9, 45}, {2, 3, 2, 3}},   // windows wider than a vector: along rows
+    {1, {2, 3, 70}, {2, 3, 1}},         // one 70-wide window
     {3, {1, 2, 4, 5, 6}, {1, 2, 3, 2, 4}},
     {3, {2, 3, 4, 2}, {2, 5, 3, 3}},  // unbatched
 };
