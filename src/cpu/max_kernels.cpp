@@ -363,9 +363,12 @@ void zero_group(T* base, int64_t planes, const std::array<int64_t, 5>& xs,
        {std::pair{planes, xs[1]}, {in[0], xs[2]}, {in[1], xs[3]}, {in[2], xs[4]}}) {
     if (size > 1) dims[count++] = {size, stride};
   }
-  // Innermost (smallest |stride|) first; at most four entries.
-  std::sort(dims.begin(), dims.begin() + count,
-            [](const auto& a, const auto& b) { return std::abs(a.second) < std::abs(b.second); });
+  // Innermost (smallest |stride|) first: an insertion sort of at most four.
+  for (int i = 1; i < count; ++i) {
+    for (int j = i; j > 0 && std::abs(dims[j].second) < std::abs(dims[j - 1].second); --j) {
+      std::swap(dims[j], dims[j - 1]);
+    }
+  }
   int merged = 0;
   for (int i = 0; i < count; ++i) {
     if (merged > 0 && dims[i].second == dims[merged - 1].first * dims[merged - 1].second) {
