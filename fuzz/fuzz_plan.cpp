@@ -192,8 +192,13 @@ bool small(const std::optional<Span>& span) {
 
 // Max pooling backward's indices: mostly flat positions inside the plane,
 // a few anywhere in int64 (which must be refused, not followed).
+// int64 entries a buffer for a view spanning `span` needs.
+size_t index_entries(const Span& span) {
+  return static_cast<size_t>((span.high - span.low) / 8 + 1);
+}
+
 std::vector<int64_t> fuzzed_indices(const Span& span, int64_t plane_cells, Bytes& bytes) {
-  std::vector<int64_t> indices(static_cast<size_t>((span.high - span.low) / 8 + 1));
+  std::vector<int64_t> indices(index_entries(span));
   for (int64_t& index : indices) {
     const uint8_t selector = bytes.byte();
     index = selector < 0xf0 ? selector % plane_cells : bytes.int64();
@@ -253,8 +258,7 @@ void run_plan(const adapool_plan* plan, const adapool_layout& source,
   }
   // The forward's start at 0, a cell of the plane, so every entry must end
   // inside it, written or not.
-  std::vector<int64_t> indices = forward ? std::vector<int64_t>(static_cast<size_t>(
-                                               (indices_span->high - indices_span->low) / 8 + 1))
+  std::vector<int64_t> indices = forward ? std::vector<int64_t>(index_entries(*indices_span))
                                          : fuzzed_indices(*indices_span, plane_cells, bytes);
   int64_t* index_data = indices.data() - indices_span->low / 8;
   const adapool_status status =

@@ -203,15 +203,13 @@ void backward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, 
   const auto inverse_w = [&](int64_t w) { return inverse_window(plan, 2, w); };
   if (plan.source_bytes.empty()) {
     // An empty grad_output feeds nothing: grad_input is zero. Its sizes and
-    // strides are never used, so no pointer is formed from them.
+    // strides are never used (group_of forms no offset from them).
     for (int64_t row = first; row < last; ++row) {
       const int64_t h = row % in_h;
       const int64_t d = (row / in_h) % in_d;
-      const int64_t group = row / in_h / in_d;
-      const int64_t n = group / plan.groups_per_batch;
-      const int64_t c = (group % plan.groups_per_batch) * plan.group_planes;
-      T* base = dx + n * xs[0] + c * xs[1] + d * xs[2] + h * xs[3];
-      for (int64_t j = 0; j < std::min(plan.group_planes, plan.channels - c); ++j) {
+      const Group group = group_of(plan, row / in_h / in_d);
+      T* base = dx + group.destination_offset + d * xs[2] + h * xs[3];
+      for (int64_t j = 0; j < group.planes; ++j) {
         for (int64_t w = 0; w < in_w; ++w) base[j * xs[1] + w * xs[4]] = T{};
       }
     }
