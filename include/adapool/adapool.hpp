@@ -11,6 +11,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -103,6 +104,13 @@ struct Options {
   // The grain: a thread is only worth starting for at least this many
   // elements (the larger of input and output) of work.
   int64_t min_work_per_thread = 1 << 15;
+  // Where a run's threads come from. Empty: adapool's own workers, kept
+  // between runs. Set: a run of T > 1 threads calls executor(T, share) once;
+  // it must call share(t) exactly once for every t in [0, T), on any threads
+  // and in any order, and return when all have returned. Give it the pool the
+  // program already runs (OpenMP, TBB, PyTorch's), so that two pools do not
+  // compete for the cores. Results do not depend on it.
+  std::function<void(int threads, const std::function<void(int)>& share)> executor;
 };
 
 struct PlanData;  // defined in src/plan/plan.hpp

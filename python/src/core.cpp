@@ -8,10 +8,41 @@
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
+#include <omp.h>
+#include <pthread.h>
+
+#include <atomic>
 
 namespace nb = nanobind;
 
 namespace {
+
+// Runs a plan's threads on OpenMP's pool. PyTorch's CPU build runs on
+// OpenMP (GNU libgomp, soname libgomp.so.1) too, and a process loads one
+// library of a soname, so adapool and torch share one pool. With a pool of
+// its own, adapool's threads would compete for the cores with torch's,
+// which spin for a while after each torch call before they sleep. Inside a
+// caller's parallel region OpenMP runs nested regions on one thread, so
+// adapool does not oversubscribe the cores there either.
+void openmp_executor(int threads, const std::function<void(int)>& share) {
+#pragma omp parallel num_threads(threads)
+  {
+    const int team = omp_get_num_threads();  // may be fewer than asked for
+    for (int t = omp_get_thread_num(); t < threads; t += team) share(t);
+  }
+}
+
+// libgomp's pool does not survive fork(): in a child of a process that used
+// it, a parallel region hangs (torch's own ops too). A forked child runs on
+// adapool's own workers instead, which start afresh there.
+std::atomic<bool> forked{false};
+
+adapool::Options options_for(int threads) {
+  adapool::Options options;
+  options.threads = threads;
+  if (!forked.load(std::memory_order_relaxed)) options.executor = openmp_executor;
+  return options;
+}
 
 adapool::Layout to_layout(const std::vector<int64_t>& sizes, const std::vector<int64_t>& strides) {
   adapool::Layout layout = adapool::Layout::contiguous(sizes);  // checks the rank
@@ -30,8 +61,7 @@ void run(bool forward, int dtype, int spatial_dims, uintptr_t source,
          const std::vector<int64_t>& destination_strides, int threads) {
   const adapool::Layout source_layout = to_layout(source_sizes, source_strides);
   const adapool::Layout destination_layout = to_layout(destination_sizes, destination_strides);
-  adapool::Options options;
-  options.threads = threads;
+  const adapool::Options options = options_for(threads);
   const auto type = static_cast<adapool::DType>(dtype);
   nb::gil_scoped_release unlocked;
   const adapool::Plan plan =
@@ -54,8 +84,7 @@ void run_max(bool forward, int dtype, int spatial_dims, uintptr_t source,
     indices_layout = to_layout(indices_sizes.value_or(std::vector<int64_t>{}),
                                indices_strides.value_or(std::vector<int64_t>{}));
   }
-  adapool::Options options;
-  options.threads = threads;
+  const adapool::Options options = options_for(threads);
   const auto type = static_cast<adapool::DType>(dtype);
   auto* index_data = reinterpret_cast<int64_t*>(indices);
   nb::gil_scoped_release unlocked;
@@ -92,6 +121,7 @@ NB_MODULE(_core, m) {
   m.attr("FLOAT16") = static_cast<int>(adapool::DType::f16);
   m.attr("BFLOAT16") = static_cast<int>(adapool::DType::bf16);
   bind_compare(m);
+  pthread_atfork(nullptr, nullptr, [] { forked.store(true, std::memory_order_relaxed); });
 
   nb::register_exception_translator([](const std::exception_ptr& error, void*) {
     try {

@@ -4,7 +4,8 @@
 //
 // Workers are kept between runs: starting threads costs more than pooling a
 // small tensor. One run uses the pool at a time; a caller that finds it busy
-// (another thread of the program is pooling) runs its shares itself.
+// (another thread of the program is pooling) runs its shares itself. A plan
+// given an executor (Options::executor) hands its shares to that instead.
 #include <unistd.h>
 
 #include <condition_variable>
@@ -128,6 +129,7 @@ void run_rows(const PlanData& plan, const Buffers& buffers) {
     plan.kernel(plan, buffers, plan.split[t], plan.split[t + 1],
                 workspace + t * plan.workspace_per_thread);
   };
+  if (plan.threads > 1 && plan.executor) return plan.executor(plan.threads, share);
   if (plan.threads > 1 && pool().run(plan.threads, share)) return;
   for (int t = 0; t < plan.threads; ++t) share(t);
 }

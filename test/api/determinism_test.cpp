@@ -4,14 +4,19 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
+#include <functional>
+#include <mutex>
+#include <numeric>
+#include <thread>
 
 namespace adapool::testing {
 namespace {
 
 std::vector<double> run(int spatial, const std::vector<int64_t>& in_shape,
                         const std::vector<int64_t>& out_shape, DType dtype, Direction direction,
-                        LayoutKind layout, int threads) {
+                        LayoutKind layout, int threads, Options options = {}) {
   std::mt19937_64 rng(42);  // same logical values for every run
   const auto& source_shape = direction == Direction::forward ? in_shape : out_shape;
   const auto& destination_shape = direction == Direction::forward ? out_shape : in_shape;
@@ -20,7 +25,6 @@ std::vector<double> run(int spatial, const std::vector<int64_t>& in_shape,
   Strided source(source_shape, layout, spatial, dtype);
   source.write(logical.read());
   Strided destination(destination_shape, layout, spatial, dtype);
-  Options options;
   options.threads = threads;
   const Plan plan =
       direction == Direction::forward
@@ -63,6 +67,51 @@ TEST(Determinism, EveryThreadCountAndLayoutGivesTheSameBits) {
           }
         }
       }
+    }
+  }
+}
+
+// A caller's executor: each share on a thread of its own, started in reverse
+// order, and the calls it sees counted.
+struct ReverseExecutor {
+  int calls = 0;
+  std::vector<int> shares_run;
+  std::mutex mutex;
+
+  Options options() {
+    Options options;
+    options.executor = [this](int shares, const std::function<void(int)>& share) {
+      ++calls;
+      std::vector<std::thread> threads;
+      for (int t = shares - 1; t >= 0; --t) {
+        threads.emplace_back([&, t] {
+          share(t);
+          std::lock_guard<std::mutex> lock(mutex);
+          shares_run.push_back(t);
+        });
+      }
+      for (std::thread& thread : threads) thread.join();
+    };
+    return options;
+  }
+};
+
+TEST(Determinism, ACallersExecutorRunsEveryShareOnceAndGivesTheSameBits) {
+  const std::vector<int64_t> in{2, 16, 97, 61}, out{2, 16, 7, 13};
+  for (Direction direction : {Direction::forward, Direction::backward}) {
+    const std::vector<double> first =
+        run(2, in, out, DType::f32, direction, LayoutKind::channels_last, 1);
+    for (int threads : {1, 3}) {
+      ReverseExecutor executor;
+      const std::vector<double> again = run(2, in, out, DType::f32, direction,
+                                            LayoutKind::channels_last, threads, executor.options());
+      EXPECT_TRUE(same_bits(first, again)) << "threads " << threads;
+      // One thread runs in the caller, without the executor.
+      EXPECT_EQ(executor.calls, threads > 1 ? 1 : 0);
+      std::sort(executor.shares_run.begin(), executor.shares_run.end());
+      std::vector<int> every(threads > 1 ? threads : 0);
+      std::iota(every.begin(), every.end(), 0);
+      EXPECT_EQ(executor.shares_run, every) << "threads " << threads;
     }
   }
 }

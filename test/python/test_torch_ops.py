@@ -1,6 +1,8 @@
 """adapool.torch: operators, autograd (double backward), modules, patch, compile, export."""
 
 import copy
+import os
+import signal
 
 import pytest
 import torch
@@ -116,6 +118,25 @@ def test_threads_follow_torch_unless_told(monkeypatch):
     finally:
         torch.set_num_threads(previous)
     assert seen == [1, 2]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_two_threads_after_fork():
+    """adapool runs its threads on OpenMP's pool, which torch shares and which
+    does not survive fork(); a forked child pools on two threads all the same,
+    on adapool's own workers (torch's own 2-thread ops would hang there)."""
+    x = torch.randn(4, 64, 65, 65)
+    expected = at.adaptive_avg_pool2d(x, 3, threads=2)
+    values, indices = at.adaptive_max_pool2d(x, 3, True, threads=2)
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 when both match, 1 when not, killed if it hangs
+        signal.alarm(60)
+        same = torch.equal(at.adaptive_avg_pool2d(x, 3, threads=2), expected)
+        again = at.adaptive_max_pool2d(x, 3, True, threads=2)
+        same = same and torch.equal(again[0], values) and torch.equal(again[1], indices)
+        os._exit(0 if same else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_errors_name_the_bad_value():
