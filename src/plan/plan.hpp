@@ -112,9 +112,10 @@ struct PlanData {
   int64_t rows = 0;
   RowKernel kernel = nullptr;
   int threads = 1;
-  std::function<void(int, const std::function<void(int)>&)> executor;  // Options::executor
-  std::vector<int64_t> split;                                          // threads + 1 row boundaries
-  int64_t workspace_per_thread = 0;                                    // doubles
+  std::vector<int64_t> split;        // threads + 1 row boundaries
+  int64_t workspace_per_thread = 0;  // doubles
+  // Where the threads run: Options::executor, or adapool's workers if empty.
+  std::function<void(int, const std::function<void(int)>&)> executor;
   mutable Workspace workspace;
 
   ByteSpan source_bytes;
