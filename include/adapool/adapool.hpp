@@ -111,6 +111,10 @@ struct Options {
   // program already runs (OpenMP, TBB, PyTorch's), so that two pools do not
   // compete for the cores. Results do not depend on it.
   std::function<void(int threads, const std::function<void(int)>& share)> executor;
+  // Max pooling's backward only: the caller promises that grad_input holds
+  // zeros when each run starts (fresh anonymous memory, calloc), and the run
+  // adds the gradients without clearing it first. Ignored by other plans.
+  bool destination_zeroed = false;
 };
 
 struct PlanData;  // defined in src/plan/plan.hpp

@@ -119,6 +119,21 @@ def _buffer(tensor: Tensor) -> Tuple[int, List[int], List[int]]:
     return tensor.data_ptr(), list(tensor.shape), list(tensor.stride())
 
 
+# Gradients larger than this come from _core.zeroed_buffer: fresh zeros on
+# huge pages. Smaller ones come from torch's allocator, whose malloc reuses
+# freed memory for them (glibc maps anything over 32 MiB afresh every time).
+LARGE_RESULT_BYTES = 32 << 20
+
+
+def _gradient(like: Tensor, size: List[int], strides: List[int]) -> Tuple[Tensor, bool]:
+    """like.new_empty_strided(size, strides), and whether it holds zeros."""
+    span = 1 + sum((n - 1) * s for n, s in zip(size, strides)) if all(size) else 0
+    if span * like.element_size() <= LARGE_RESULT_BYTES or min(strides, default=0) < 0:
+        return like.new_empty_strided(size, strides), False
+    zeros = torch.from_numpy(_core.zeroed_buffer(span * like.element_size()))
+    return zeros.view(like.dtype).as_strided(size, strides), True
+
+
 def _thread_count(threads: int) -> int:
     return torch.get_num_threads() if threads == FOLLOW_TORCH else threads
 
@@ -155,7 +170,7 @@ def _pool_backward(
     spatial_dims: int,
     threads: int,
 ) -> Tensor:
-    grad_input = grad_output.new_empty_strided(input_size, input_strides)
+    grad_input, _ = _gradient(grad_output, input_size, input_strides)
     _run(False, grad_output, grad_input, spatial_dims, threads)
     return grad_input
 
@@ -216,6 +231,7 @@ def _run_max(
     indices: Tensor,
     spatial_dims: int,
     threads: int,
+    destination_zeroed: bool = False,
 ):
     _core.run_max(
         forward,
@@ -225,6 +241,7 @@ def _run_max(
         *_buffer(destination),
         *_buffer(indices),
         _thread_count(threads),
+        destination_zeroed,
     )
 
 
@@ -268,8 +285,8 @@ def _max_pool_backward(
     threads: int,
 ) -> Tensor:
     _check_indices(indices)
-    grad_input = grad_output.new_empty_strided(input_size, input_strides)
-    _run_max(False, grad_output, grad_input, indices, spatial_dims, threads)
+    grad_input, zeroed = _gradient(grad_output, input_size, input_strides)
+    _run_max(False, grad_output, grad_input, indices, spatial_dims, threads, zeroed)
     return grad_input
 
 

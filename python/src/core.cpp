@@ -4,14 +4,17 @@
 #include <adapool/adapool.hpp>
 
 #include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 #include <omp.h>
 #include <pthread.h>
+#include <sys/mman.h>
 
 #include <atomic>
+#include <new>
 
 namespace nb = nanobind;
 
@@ -37,9 +40,10 @@ void openmp_executor(int threads, const std::function<void(int)>& share) {
 // adapool's own workers instead, which start afresh there.
 std::atomic<bool> forked{false};
 
-adapool::Options options_for(int threads) {
+adapool::Options options_for(int threads, bool destination_zeroed = false) {
   adapool::Options options;
   options.threads = threads;
+  options.destination_zeroed = destination_zeroed;
   if (!forked.load(std::memory_order_relaxed)) options.executor = openmp_executor;
   return options;
 }
@@ -76,7 +80,8 @@ void run_max(bool forward, int dtype, int spatial_dims, uintptr_t source,
              uintptr_t destination, const std::vector<int64_t>& destination_sizes,
              const std::vector<int64_t>& destination_strides, uintptr_t indices,
              const std::optional<std::vector<int64_t>>& indices_sizes,
-             const std::optional<std::vector<int64_t>>& indices_strides, int threads) {
+             const std::optional<std::vector<int64_t>>& indices_strides, int threads,
+             bool destination_zeroed) {
   const adapool::Layout source_layout = to_layout(source_sizes, source_strides);
   const adapool::Layout destination_layout = to_layout(destination_sizes, destination_strides);
   std::optional<adapool::Layout> indices_layout;
@@ -84,7 +89,7 @@ void run_max(bool forward, int dtype, int spatial_dims, uintptr_t source,
     indices_layout = to_layout(indices_sizes.value_or(std::vector<int64_t>{}),
                                indices_strides.value_or(std::vector<int64_t>{}));
   }
-  const adapool::Options options = options_for(threads);
+  const adapool::Options options = options_for(threads, destination_zeroed);
   const auto type = static_cast<adapool::DType>(dtype);
   auto* index_data = reinterpret_cast<int64_t*>(indices);
   nb::gil_scoped_release unlocked;
@@ -106,6 +111,31 @@ void run_max(bool forward, int dtype, int spatial_dims, uintptr_t source,
   adapool::Plan::max_backward(type, spatial_dims, source_layout, *indices_layout,
                               destination_layout, options)
       .run(reinterpret_cast<const void*>(source), index_data, reinterpret_cast<void*>(destination));
+}
+
+// `bytes` of zeros for a large result, as a 1-d uint8 array that owns them:
+// fresh anonymous memory, zero without a memset, on transparent huge pages
+// where the system offers them (madvise), which take 1/512 of the page faults
+// of 4 KiB pages on first touch. glibc maps results over 32 MiB afresh on
+// every call too (its mmap threshold stops there), on 4 KiB pages.
+nb::ndarray<nb::numpy, uint8_t, nb::ndim<1>> zeroed_buffer(size_t bytes) {
+  struct Mapping {
+    void* base;
+    size_t length;
+  };
+  constexpr size_t kHugePage = size_t{2} << 20;
+  const size_t length = bytes + kHugePage;  // room to start on a huge page
+  void* base = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (base == MAP_FAILED) throw std::bad_alloc();
+  auto* data = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(base) + kHugePage - 1) &
+                                          ~(kHugePage - 1));
+  madvise(data, bytes, MADV_HUGEPAGE);  // advice: without THP, 4 KiB pages
+  nb::capsule owner(new Mapping{base, length}, [](void* p) noexcept {
+    auto* mapping = static_cast<Mapping*>(p);
+    munmap(mapping->base, mapping->length);
+    delete mapping;
+  });
+  return {data, {bytes}, owner};
 }
 
 }  // namespace
@@ -143,11 +173,15 @@ NB_MODULE(_core, m) {
         nb::arg("source"), nb::arg("source_sizes"), nb::arg("source_strides"),
         nb::arg("destination"), nb::arg("destination_sizes"), nb::arg("destination_strides"),
         nb::arg("indices"), nb::arg("indices_sizes").none(), nb::arg("indices_strides").none(),
-        nb::arg("threads"),
+        nb::arg("threads"), nb::arg("destination_zeroed") = false,
         "Max pooling between strided buffers: forward writes the maxima and, when "
         "indices_sizes/indices_strides are given, their int64 indices at address `indices`; "
-        "backward (source = grad_output, destination = grad_input) reads the indices. The GIL is "
-        "released while it runs.");
+        "backward (source = grad_output, destination = grad_input) reads the indices and, with "
+        "destination_zeroed, adds to grad_input, which must hold zeros. The GIL is released while "
+        "it runs.");
+
+  m.def("zeroed_buffer", &zeroed_buffer, nb::arg("bytes"),
+        "bytes zeros on fresh memory (huge pages where offered), for large results.");
 
   m.def(
       "is_channels_last",

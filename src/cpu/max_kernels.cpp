@@ -469,7 +469,7 @@ void max_backward_rows(const PlanData& plan, const Buffers& buffers, int64_t fir
   for (int64_t row = first; row < last; ++row) {
     const Group group = group_of(plan, row);
     T* dx_group = dx + group.destination_offset;
-    zero_group(dx_group, group.planes, xs, in);
+    if (!plan.destination_zeroed) zero_group(dx_group, group.planes, xs, in);
     // An empty grad_output feeds nothing, and its strides are never used.
     if (plan.source_bytes.empty()) continue;
     const int64_t* index_group = buffers.indices + group.indices_offset;

@@ -304,6 +304,7 @@ PlanData make_plan(Direction direction, Reduction reduction, DType dtype, int sp
   const int64_t work = std::max(element_count(input), element_count(output));
   plan.threads = effective_threads(options, plan.rows, work);
   plan.executor = options.executor;
+  plan.destination_zeroed = max && !forward && options.destination_zeroed;
   plan.split.resize(static_cast<size_t>(plan.threads) + 1);
   for (int t = 0; t <= plan.threads; ++t) {
     plan.split[t] = (plan.rows / plan.threads) * t + std::min<int64_t>(t, plan.rows % plan.threads);

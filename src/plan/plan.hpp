@@ -100,6 +100,8 @@ struct PlanData {
   int64_t group_planes = 1;
   // Backward along dx rows, one plane at a time (see make_plan).
   bool along_rows = false;
+  // Max backward: grad_input holds zeros already (Options::destination_zeroed).
+  bool destination_zeroed = false;
   int64_t groups_per_batch = 1;
   // Columns per chunk: a chunk of a row for every plane of a group fits the
   // workspace, whatever the row length.

@@ -99,6 +99,43 @@ TEST(MaxPooling, BackwardIsTheSameForEveryThreadCount) {
   }
 }
 
+// Options::destination_zeroed: the run adds to what grad_input holds. On
+// zeros that is the ordinary backward; on ones, one more in every cell.
+TEST(MaxPooling, BackwardIntoAZeroedDestinationOnlyAdds) {
+  std::mt19937_64 rng(84);
+  for (LayoutKind layout : {LayoutKind::contiguous, LayoutKind::channels_last}) {
+    // Windows that do not overlap: a cell gets at most one gradient.
+    const std::vector<int64_t> in{2, 24, 8, 6}, out{2, 24, 4, 3};
+    Strided x(in, layout, 2, DType::f32);
+    x.fill_random(rng);
+    Strided indices(out, layout, 2, DType::f64);
+    Strided y(out, layout, 2, DType::f32);
+    Strided dy(out, layout, 2, DType::f32);
+    dy.fill_random(rng);
+    adaptive_max_pool(DType::f32, 2, x.layout(), x.data(), y.layout(), y.data(), &indices.layout(),
+                      indices.index_data());
+    Strided expected(in, layout, 2, DType::f32);
+    adaptive_max_pool_backward(DType::f32, 2, dy.layout(), dy.data(), indices.layout(),
+                               indices.index_data(), expected.layout(), expected.data());
+    const int64_t cells = 2 * 24 * 8 * 6;
+    for (double start : {0.0, 1.0}) {
+      Options options;
+      options.destination_zeroed = true;
+      options.threads = 2;
+      options.min_work_per_thread = 1;
+      Strided dx(in, layout, 2, DType::f32);
+      for (int64_t i = 0; i < cells; ++i) dx.set(i, start);
+      adaptive_max_pool_backward(DType::f32, 2, dy.layout(), dy.data(), indices.layout(),
+                                 indices.index_data(), dx.layout(), dx.data(), options);
+      for (int64_t i = 0; i < cells; ++i) {
+        const auto want = static_cast<float>(start) + static_cast<float>(expected.get(i));
+        ASSERT_EQ(static_cast<float>(dx.get(i)), start == 0.0 ? expected.get(i) : want)
+            << name(layout) << " start " << start << " cell " << i;
+      }
+    }
+  }
+}
+
 TEST(MaxPooling, NaNAndTiesFollowPyTorch) {
   // Values checked against torch 2.15: [1, nan, 3, nan, 2] -> nan at 3 (the
   // last NaN); [1, 3, 3, 2] -> 3 at 1 (the first maximum); all -inf -> the

@@ -210,7 +210,7 @@ def test_threads_follow_torch_unless_told(monkeypatch):
     original = at._core.run_max
 
     def spy(*args):
-        seen.append(args[-1])
+        seen.append(args[-2])  # threads, then destination_zeroed
         return original(*args)
 
     monkeypatch.setattr(at._core, "run_max", spy)

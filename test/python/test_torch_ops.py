@@ -139,6 +139,34 @@ def test_two_threads_after_fork():
     assert os.waitstatus_to_exitcode(status) == 0
 
 
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_large_gradients_on_fresh_memory_match_torch(layout):
+    """Gradients over LARGE_RESULT_BYTES live on fresh zeroed memory (huge
+    pages); max pooling's backward then skips clearing them. They must still
+    be torch's (max pooling's bit for bit; average pooling sums in double)
+    and be ordinary tensors."""
+    torch.manual_seed(3)
+    x = torch.randn(2, 64, 260, 260)  # 34.6 MB of float32
+    assert x.numel() * x.element_size() > at.LARGE_RESULT_BYTES
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    for ours, theirs in ((at.adaptive_avg_pool2d, F.adaptive_avg_pool2d),
+                         (at.adaptive_max_pool2d, F.adaptive_max_pool2d)):
+        grads = []
+        for pool in (ours, theirs):
+            leaf = x.clone().requires_grad_()
+            y = pool(leaf, (7, 9))
+            torch.manual_seed(4)
+            y.backward(torch.randn_like(y))
+            grads.append(leaf.grad)
+        if ours is at.adaptive_max_pool2d:
+            assert torch.equal(grads[0], grads[1])
+        torch.testing.assert_close(grads[0], grads[1], rtol=1e-6, atol=1e-7)
+        assert grads[0].stride() == grads[1].stride(), ours.__name__
+        grads[0].add_(1)  # writable, and freed with the tensor
+        assert grads[0].numpy().sum() > 0
+
+
 def test_errors_name_the_bad_value():
     with pytest.raises(TypeError, match="int64"):
         at.adaptive_avg_pool2d(torch.zeros(1, 2, 4, 4, dtype=torch.int64), 2)
