@@ -70,3 +70,15 @@ def layout_order(rank: int, spatial_dims: int, channels_last: bool) -> List[int]
         return list(range(rank))
     channel = rank - spatial_dims - 1
     return list(range(channel)) + list(range(channel + 1, rank)) + [channel]
+
+
+def layout_strides(shape: Sequence[int], spatial_dims: int, channels_last: bool) -> List[int]:
+    """Element strides of a dense tensor of shape stored in layout_order: what
+    PyTorch gives torch.empty(shape) or its channels_last form (a dimension of
+    size 0 strides like one of size 1)."""
+    strides = [0] * len(shape)
+    step = 1
+    for d in reversed(layout_order(len(shape), spatial_dims, channels_last)):
+        strides[d] = step
+        step *= max(shape[d], 1)
+    return strides

@@ -15,7 +15,9 @@ give (channels-last kept), support double backward, and have fake
 implementations so torch.compile and torch.export trace them. Max pooling
 returns PyTorch's values and int64 indices (a NaN in a window wins, else the
 first maximum); its backward adds each gradient at its index, bit for bit as
-PyTorch does.
+PyTorch does. The functions and modules call the kernel directly, without
+the operator's dispatch, where nothing needs it (see _direct): a plain CPU
+tensor that autograd does not record, outside torch.compile and tracing.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import torch
 from torch import Tensor
 
 from . import _core
-from ._shapes import OutputSize, layout_order, resolve_output_size
+from ._shapes import OutputSize, layout_strides, resolve_output_size
 
 __all__ = [
     "AdaptiveAvgPool1d",
@@ -90,6 +92,9 @@ def _output_channels_last(input: Tensor, spatial_dims: int) -> bool:
     return _strides_like_channels_last(list(view.shape), list(view.stride()))
 
 
+_INT64_MAX = 2**63 - 1
+
+
 def _empty(
     like: Tensor,
     shape: List[int],
@@ -97,10 +102,10 @@ def _empty(
     spatial_dims: int,
     dtype: Optional[torch.dtype] = None,
 ) -> Tensor:
-    order = layout_order(len(shape), spatial_dims, channels_last)
-    stored = like.new_empty([shape[d] for d in order], dtype=dtype)
-    inverse = sorted(range(len(order)), key=order.__getitem__)
-    return stored.permute(inverse)
+    strides = layout_strides(shape, spatial_dims, channels_last)
+    if max(strides, default=0) > _INT64_MAX:  # torch's allocator says it overflows
+        return like.new_empty(shape, dtype=dtype)
+    return like.new_empty_strided(shape, strides, dtype=dtype)
 
 
 def _output(input: Tensor, output_size: List[int], spatial_dims: int) -> Tensor:
@@ -149,11 +154,13 @@ def _run(forward: bool, source: Tensor, destination: Tensor, spatial_dims: int, 
     )
 
 
-@torch.library.custom_op("adapool::adaptive_avg_pool", mutates_args=())
-def _pool(input: Tensor, output_size: List[int], spatial_dims: int, threads: int) -> Tensor:
+def _pool_cpu(input: Tensor, output_size: List[int], spatial_dims: int, threads: int) -> Tensor:
     output = _output(input, output_size, spatial_dims)
     _run(True, input, output, spatial_dims, threads)
     return output
+
+
+_pool = torch.library.custom_op("adapool::adaptive_avg_pool", _pool_cpu, mutates_args=())
 
 
 @_pool.register_fake
@@ -253,13 +260,15 @@ def _max_outputs(input: Tensor, output_size: List[int], spatial_dims: int) -> Tu
     return values, indices
 
 
-@torch.library.custom_op("adapool::adaptive_max_pool", mutates_args=())
-def _max_pool(
+def _max_pool_cpu(
     input: Tensor, output_size: List[int], spatial_dims: int, threads: int
 ) -> Tuple[Tensor, Tensor]:
     values, indices = _max_outputs(input, output_size, spatial_dims)
     _run_max(True, input, values, indices, spatial_dims, threads)
     return values, indices
+
+
+_max_pool = torch.library.custom_op("adapool::adaptive_max_pool", _max_pool_cpu, mutates_args=())
 
 
 @_max_pool.register_fake
@@ -363,12 +372,30 @@ def _threads(threads: Optional[int]) -> int:
     return threads
 
 
+def _direct(input: Tensor) -> bool:
+    """Whether a call may run the CPU kernel without the operator's dispatch
+    (about 10 us of Python): a plain CPU tensor that autograd does not record,
+    outside torch.compile, tracing, dispatch and function modes and functorch
+    transforms, all of which need the operator."""
+    return (
+        type(input) is Tensor
+        and input.device.type == "cpu"
+        and not (input.requires_grad and torch.is_grad_enabled())
+        and not torch.compiler.is_compiling()
+        and not torch.jit.is_tracing()
+        and torch._C._len_torch_dispatch_stack() == 0
+        and not torch._C._is_torch_function_mode_enabled()
+        and not torch._C._functorch.is_functorch_wrapped_tensor(input)
+    )
+
+
 def _functional(input: Tensor, output_size: OutputSize, spatial_dims: int, threads) -> Tensor:
     if not isinstance(input, Tensor):
         raise TypeError(f"input must be a torch.Tensor, got {type(input).__name__}")
     _check(input, "input")
     shape = resolve_output_size(input.shape, spatial_dims, output_size)
-    return _pool(input, shape[input.dim() - spatial_dims :], spatial_dims, _threads(threads))
+    pool = _pool_cpu if _direct(input) else _pool
+    return pool(input, shape[input.dim() - spatial_dims :], spatial_dims, _threads(threads))
 
 
 def adaptive_avg_pool1d(input: Tensor, output_size: OutputSize, *, threads: Optional[int] = None):
@@ -396,7 +423,8 @@ def _max_functional(
         raise TypeError(f"input must be a torch.Tensor, got {type(input).__name__}")
     _check(input, "input")
     shape = resolve_output_size(input.shape, spatial_dims, output_size)
-    values, indices = _max_pool(
+    pool = _max_pool_cpu if _direct(input) else _max_pool
+    values, indices = pool(
         input, shape[input.dim() - spatial_dims :], spatial_dims, _threads(threads)
     )
     return (values, indices) if return_indices else values

@@ -167,6 +167,45 @@ def test_large_gradients_on_fresh_memory_match_torch(layout):
         assert grads[0].numpy().sum() > 0
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.trace` is deprecated:FutureWarning")
+def test_the_operator_runs_wherever_something_needs_it(monkeypatch):
+    """Plain calls that autograd does not record run the kernel directly;
+    autograd, dispatch modes and tracing see the operator."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Record(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.ops = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.ops.append(str(func))
+            return func(*args, **(kwargs or {}))
+
+    calls = []
+    for name in ("_pool", "_max_pool"):
+        operator = getattr(at, name)
+        monkeypatch.setattr(at, name, lambda *a, _op=operator: calls.append(_op) or _op(*a))
+    x = torch.randn(2, 3, 8, 8)
+    expected = F.adaptive_avg_pool2d(x, 3)
+    torch.testing.assert_close(at.adaptive_avg_pool2d(x, 3), expected)
+    at.adaptive_max_pool2d(x, 3)
+    with torch.no_grad():
+        at.adaptive_avg_pool2d(x.requires_grad_(), 3)
+    assert calls == []
+    assert at.adaptive_avg_pool2d(x, 3).grad_fn is not None
+    assert at.adaptive_max_pool2d(x, 3).grad_fn is not None
+    assert len(calls) == 2
+    x.requires_grad_(False)
+    with Record() as record:
+        at.adaptive_avg_pool2d(x, 3)
+        at.adaptive_max_pool2d(x, 3)
+    assert record.ops == ["adapool.adaptive_avg_pool.default", "adapool.adaptive_max_pool.default"]
+    traced = torch.jit.trace(lambda t: at.adaptive_avg_pool2d(t, 3), x)
+    assert "adapool::adaptive_avg_pool" in str(traced.graph)
+    torch.testing.assert_close(traced(x * 2), expected * 2)
+
+
 def test_errors_name_the_bad_value():
     with pytest.raises(TypeError, match="int64"):
         at.adaptive_avg_pool2d(torch.zeros(1, 2, 4, 4, dtype=torch.int64), 2)
