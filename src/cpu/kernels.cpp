@@ -167,6 +167,20 @@ void backward_plane_row(const PlanData& plan, const T* dy_plane, T* dx_row, Wind
   const int64_t chunk = plan.chunk_columns * plan.group_planes;
   double* sums = workspace;
   double* shares = workspace + chunk;
+  if (out_w == 1 && od_range.count() == 1 && oh_range.count() == 1) {
+    // One output feeds the whole row (global pooling): every cell gets the
+    // same sum, 0.0 + dy / count as below (so -0.0 gives +0.0 there too).
+    const int64_t count = output_count(plan, 0, od_range.begin) *
+                          output_count(plan, 1, oh_range.begin) * output_count(plan, 2, 0);
+    double share = 0.0;
+    Gather<T>(&share, dy_plane + od_range.begin * gs[2] + oh_range.begin * gs[3], 1, gs[4], 1, 1,
+              1.0);
+    std::fill(sums, sums + std::min(in_w, chunk), 0.0 + share / static_cast<double>(count));
+    for (int64_t w0 = 0; w0 < in_w; w0 += chunk) {
+      StoreScaled<T>(dx_row + w0, sums, std::min(in_w, w0 + chunk) - w0, 1.0);
+    }
+    return;
+  }
   for (int64_t w0 = 0; w0 < in_w; w0 += chunk) {
     const int64_t w1 = std::min(in_w, w0 + chunk);
     std::fill(sums, sums + (w1 - w0), 0.0);

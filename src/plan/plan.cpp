@@ -142,6 +142,37 @@ int64_t element_count(const Layout& layout) {
   return count;
 }
 
+// Global pooling (every pooled size 1) of planes whose cells lie at equal
+// steps in row-major order pools one flat row of the input: the row's order
+// is the window's (d, then h, then w), and its count and its cells' flat
+// indices (max pooling) are the same. `strides` are the input's (forward) or
+// grad_input's (backward); the other side's pooled sizes are all 1. Only
+// for planes apart in memory (NCHW): the kernels do channels-last planes
+// faster row by row (the backward copies equal rows).
+void flatten_global_pooling(PlanData& plan, std::array<int64_t, 5>& strides) {
+  if (strides[1] == 1 && plan.channels > 1) return;
+  int64_t cells = 1;
+  int64_t step = strides[4];
+  bool first = true;
+  for (int d = 2; d >= 0; --d) {
+    if (plan.out_sizes[d] != 1 || plan.in_sizes[d] == 0) return;
+    if (plan.in_sizes[d] == 1) continue;  // its stride does not matter
+    if (first) {
+      step = strides[2 + d];
+      first = false;
+    } else if (int64_t next = 0;
+               __builtin_mul_overflow(cells, step, &next) || strides[2 + d] != next) {
+      return;
+    }
+    cells *= plan.in_sizes[d];  // fits: at most the element count
+  }
+  int64_t span = 0;
+  if (__builtin_mul_overflow(cells, step, &span)) return;
+  plan.in_sizes = {1, 1, cells};
+  strides[2] = strides[3] = span;
+  strides[4] = step;
+}
+
 PlanData make_plan(Direction direction, Reduction reduction, DType dtype, int spatial_dims,
                    const Layout& source, const Layout& destination, const Layout* indices,
                    Options options) {
@@ -247,14 +278,20 @@ PlanData make_plan(Direction direction, Reduction reduction, DType dtype, int sp
     plan.out_sizes[pad + d] = output.sizes[leading + d];
   }
 
+  flatten_global_pooling(plan, forward ? plan.source_strides : plan.destination_strides);
+
   // Plane groups: as many planes as fit a vector-friendly count, at most 64.
   // Backward into rows that are contiguous while planes are not (NCHW)
   // works along the rows, the columns as lanes, so dx is written with
   // contiguous stores; everything else has the planes of a group as lanes.
+  // The backward's choice goes by dx, which it writes, whatever grad_output's
+  // strides: a 1x1 grad_output has channel stride 1 in any layout.
   const bool channels_contiguous = plan.source_strides[1] == 1 || plan.destination_strides[1] == 1;
-  plan.along_rows = !forward && plan.destination_strides[4] == 1 && !channels_contiguous;
+  plan.along_rows = !forward && plan.destination_strides[4] == 1 &&
+                    plan.destination_strides[1] != 1 && plan.in_sizes[2] > 1;
   plan.group_planes = std::clamp<int64_t>(
-      plan.channels, 1, channels_contiguous ? kContiguousGroupPlanes : kGatheredGroupPlanes);
+      plan.channels, 1,
+      channels_contiguous && !plan.along_rows ? kContiguousGroupPlanes : kGatheredGroupPlanes);
   if (plan.group_planes >= 8) plan.group_planes -= plan.group_planes % 8;
   // Rounded up without channels + group_planes - 1, which overflows for the
   // channel counts near 2^63 that an empty batch allows.

@@ -175,6 +175,35 @@ TEST(Pooling, BackwardOfEmptyOutputIsZero) {
   for (double v : dx.read().values) EXPECT_EQ(v, 0.0);
 }
 
+// Global pooling of NCHW-like planes runs as one flat row per plane (the
+// plan merges the pooled dimensions when their cells lie at equal steps);
+// other strides keep the rows. Both reductions, every dimension count,
+// dtype, layout and a few thread counts, planes long and short.
+TEST(Pooling, GlobalPoolingFlatOrByRows) {
+  std::mt19937_64 rng(17);
+  const std::vector<std::vector<int64_t>> planes = {{49},   {7, 7},    {2, 7, 7},
+                                                    {1, 9}, {3, 1, 5}, {65, 65}};
+  int index = 0;
+  for (const auto& plane : planes) {
+    const int spatial = static_cast<int>(plane.size());
+    for (LayoutKind layout : kInputLayouts) {
+      for (DType dtype : kDTypes) {
+        Case c;
+        c.spatial_dims = spatial;
+        c.in_shape = shape_of(index % 3 != 0, 2, 19, plane);
+        c.out_shape = shape_of(index % 3 != 0, 2, 19, std::vector<int64_t>(plane.size(), 1));
+        c.dtype = dtype;
+        c.in_layout = layout;
+        c.out_layout = kOutputLayouts[index % 5];
+        c.threads = 1 + index % 3;
+        ++index;
+        ASSERT_EQ(check(c, rng), "") << c.label();
+        ASSERT_EQ(check_max(c, rng), "") << c.label();
+      }
+    }
+  }
+}
+
 TEST(Pooling, IdentityGlobalMeanAndDivisibleCases) {
   std::mt19937_64 rng(6);
   Strided x({2, 3, 12, 8}, LayoutKind::contiguous, 2, DType::f64);
