@@ -348,6 +348,66 @@ HWY_INLINE void SumInput(double* HWY_RESTRICT sums, const void* source, const Wi
       [&](int64_t, int64_t) { return hn::Zero(d64); }, scalar);
 }
 
+// One output cell of channels-last data (planes contiguous in the input and
+// the output): its window's cells, d then h then w, summed from 0.0 in
+// registers for kVectors vectors of planes at a time, divided by count and
+// stored. The order of every plane's sum is SumInput's, without the
+// workspace between window rows. `strides` are the input's d, h, w strides.
+template <int kVectors, class T>
+HWY_INLINE int64_t PoolCellBlocks(T* HWY_RESTRICT out, const T* HWY_RESTRICT x, int64_t j,
+                                  int64_t planes, const Window (&window)[3],
+                                  const int64_t (&strides)[3], double count) {
+  const D64 d64;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(d64));
+  HWY_ALIGN double block[kVectors * hn::MaxLanes(d64)];
+  for (; j + kVectors * lanes <= planes; j += kVectors * lanes) {
+    auto a0 = hn::Zero(d64);
+    auto a1 = a0;
+    auto a2 = a0;
+    auto a3 = a0;
+    for (int64_t d = window[0].begin; d < window[0].end; ++d) {
+      for (int64_t h = window[1].begin; h < window[1].end; ++h) {
+        const T* line = x + d * strides[0] + h * strides[1] + j;
+        for (int64_t w = window[2].begin; w < window[2].end; ++w) {
+          const T* cell = line + w * strides[2];
+          a0 = hn::Add(a0, LoadWide(d64, cell));
+          if (kVectors > 1) a1 = hn::Add(a1, LoadWide(d64, cell + lanes));
+          if (kVectors > 2) a2 = hn::Add(a2, LoadWide(d64, cell + 2 * lanes));
+          if (kVectors > 3) a3 = hn::Add(a3, LoadWide(d64, cell + 3 * lanes));
+        }
+      }
+    }
+    hn::Store(a0, d64, block);
+    if (kVectors > 1) hn::Store(a1, d64, block + lanes);
+    if (kVectors > 2) hn::Store(a2, d64, block + 2 * lanes);
+    if (kVectors > 3) hn::Store(a3, d64, block + 3 * lanes);
+    StoreScaled<T>(out + j, block, kVectors * lanes, count);
+  }
+  return j;
+}
+
+template <class T>
+HWY_INLINE void PoolCellChannelsLast(T* HWY_RESTRICT out, const T* HWY_RESTRICT x, int64_t planes,
+                                     const Window (&window)[3], const int64_t (&strides)[3],
+                                     double count) {
+  int64_t j = 0;
+  if constexpr (kVectorFloat16 || !std::is_same_v<T, Half>) {
+    j = PoolCellBlocks<4>(out, x, j, planes, window, strides, count);
+    j = PoolCellBlocks<1>(out, x, j, planes, window, strides, count);
+  }
+  for (; j < planes; ++j) {
+    double sum = 0.0;
+    for (int64_t d = window[0].begin; d < window[0].end; ++d) {
+      for (int64_t h = window[1].begin; h < window[1].end; ++h) {
+        for (int64_t w = window[2].begin; w < window[2].end; ++w) {
+          sum += LoadScalar(x + d * strides[0] + h * strides[1] + w * strides[2] + j);
+        }
+      }
+    }
+    StoreScaled<T>(out + j, &sum, 1, count);
+  }
+}
+
 // y[k * column_stride + j * plane_stride] = T(tile[k][j] / divisor): float
 // and double scatter N planes at a time, the 16-bit types go one by one.
 template <class T>
