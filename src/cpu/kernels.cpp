@@ -279,8 +279,11 @@ void backward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, 
     const int64_t chunk = plan.chunk_columns * plan.group_planes / planes;
     double* shares = workspace;  // dy[o] / count(o) for a chunk of outputs
     double* sums = workspace + chunk * planes;
-    for (int64_t w0 = 0; w0 < in_w; w0 += chunk) {
-      const int64_t w1 = std::min(in_w, w0 + chunk);
+    // One output along w feeds every column the same: the first is summed,
+    // the others copied (global pooling).
+    const int64_t summed_w = plan.out_sizes[2] == 1 ? 1 : in_w;
+    for (int64_t w0 = 0; w0 < summed_w; w0 += chunk) {
+      const int64_t w1 = std::min(summed_w, w0 + chunk);
       std::fill(sums, sums + (w1 - w0) * planes, 0.0);
       const int64_t o_begin = inverse_w(w0).begin;
       const int64_t o_end = inverse_w(w1 - 1).end;
@@ -303,6 +306,10 @@ void backward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, 
       }
       T* out = dx + group.destination_offset + d * xs[2] + h * xs[3] + w0 * xs[4];
       drain_tile(out, sums, w1 - w0, xs[4], planes, xs[1], [](int64_t) { return 1.0; });
+    }
+    T* line = dx + group.destination_offset + d * xs[2] + h * xs[3];
+    for (int64_t w = summed_w; w < in_w; ++w) {
+      copy_row(line, line + w * xs[4], planes, xs[1], 1, xs[4]);
     }
   }
 }
