@@ -127,8 +127,9 @@ void forward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, i
       WindowWalker walker(0, in_w, out_w);
       for (int64_t ow = 0; ow < out_w; ++ow, walker.next()) {
         const Window window[3] = {wd, wh, walker.window()};
-        PoolCellChannelsLast<T>(y_row + ow * ys[4], x_group, planes, window, {xs[2], xs[3], xs[4]},
-                                static_cast<double>(count_dh * window[2].count()));
+        PoolCellChannelsLast<T, T>(y_row + ow * ys[4], x_group, planes, window,
+                                   {xs[2], xs[3], xs[4]},
+                                   static_cast<double>(count_dh * window[2].count()));
       }
       continue;
     }
@@ -225,6 +226,43 @@ void backward_plane_row(const PlanData& plan, const T* dy_plane, T* dx_row, Wind
   }
 }
 
+// Backward of one dx row whose planes are contiguous (channels-last), when
+// the shares dy[o] / count(o) of every output feeding the row fit the
+// workspace: they are widened there once, [od, oh][ow][plane], and each dx
+// cell sums its own in registers (PoolCellChannelsLast), in the order of
+// the tile path (od, then oh, then ow, from 0.0). False, having done
+// nothing, when they do not fit.
+template <class T>
+bool backward_cells_channels_last(const PlanData& plan, const T* dy_group, T* dx_row,
+                                  int64_t planes, Window od_range, Window oh_range,
+                                  double* workspace, int64_t workspace_size) {
+  const auto& gs = plan.source_strides;
+  const int64_t in_w = plan.in_sizes[2];
+  const Window outputs = {inverse_window(plan, 2, 0).begin, inverse_window(plan, 2, in_w - 1).end};
+  const int64_t lines = od_range.count() * oh_range.count();
+  if (lines * outputs.count() * planes > workspace_size) return false;
+  double* share = workspace;
+  for (int64_t od = od_range.begin; od < od_range.end; ++od) {
+    for (int64_t oh = oh_range.begin; oh < oh_range.end; ++oh) {
+      const int64_t count_dh = output_count(plan, 0, od) * output_count(plan, 1, oh);
+      const T* line = dy_group + od * gs[2] + oh * gs[3];
+      for (int64_t ow = outputs.begin; ow < outputs.end; ++ow, share += planes) {
+        const auto count = static_cast<double>(count_dh * output_count(plan, 2, ow));
+        fill_tile(share, line + ow * gs[4], 1, gs[4], planes, gs[1], count);
+      }
+    }
+  }
+  const int64_t line_stride = outputs.count() * planes;
+  for (int64_t w = 0; w < in_w; ++w) {
+    const Window feeding = inverse_window(plan, 2, w);
+    const Window window[3] = {
+        {0, lines}, {0, 1}, {feeding.begin - outputs.begin, feeding.end - outputs.begin}};
+    PoolCellChannelsLast<double, T>(dx_row + w * plan.destination_strides[4], workspace, planes,
+                                    window, {line_stride, 0, planes}, 1.0);
+  }
+  return true;
+}
+
 template <class T>
 void backward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, int64_t last,
                    double* workspace) {
@@ -277,6 +315,12 @@ void backward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, 
       continue;
     }
     const int64_t chunk = plan.chunk_columns * plan.group_planes / planes;
+    if (xs[1] == 1 &&
+        backward_cells_channels_last(plan, dy + group.source_offset,
+                                     dx + group.destination_offset + d * xs[2] + h * xs[3], planes,
+                                     od_range, oh_range, workspace, 2 * chunk * planes)) {
+      continue;
+    }
     double* shares = workspace;  // dy[o] / count(o) for a chunk of outputs
     double* sums = workspace + chunk * planes;
     // One output along w feeds every column the same: the first is summed,

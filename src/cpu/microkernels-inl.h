@@ -348,13 +348,14 @@ HWY_INLINE void SumInput(double* HWY_RESTRICT sums, const void* source, const Wi
       [&](int64_t, int64_t) { return hn::Zero(d64); }, scalar);
 }
 
-// One output cell of channels-last data (planes contiguous in the input and
-// the output): its window's cells, d then h then w, summed from 0.0 in
-// registers for kVectors vectors of planes at a time, divided by count and
-// stored. The order of every plane's sum is SumInput's, without the
-// workspace between window rows. `strides` are the input's d, h, w strides.
-template <int kVectors, class T>
-HWY_INLINE int64_t PoolCellBlocks(T* HWY_RESTRICT out, const T* HWY_RESTRICT x, int64_t j,
+// One cell of channels-last data (planes contiguous in the source and the
+// destination): the window's cells of x, d then h then w, summed from 0.0
+// in registers for kVectors vectors of planes at a time, divided by count
+// and stored. Every plane's sum is in SumInput's order, without the workspace
+// between window rows. `strides` are x's d, h, w strides. The forward sums
+// the input (In = Out = T); the backward, shares already divided (In = double).
+template <int kVectors, class In, class Out>
+HWY_INLINE int64_t PoolCellBlocks(Out* HWY_RESTRICT out, const In* HWY_RESTRICT x, int64_t j,
                                   int64_t planes, const Window (&window)[3],
                                   const int64_t (&strides)[3], double count) {
   const D64 d64;
@@ -367,9 +368,9 @@ HWY_INLINE int64_t PoolCellBlocks(T* HWY_RESTRICT out, const T* HWY_RESTRICT x, 
     auto a3 = a0;
     for (int64_t d = window[0].begin; d < window[0].end; ++d) {
       for (int64_t h = window[1].begin; h < window[1].end; ++h) {
-        const T* line = x + d * strides[0] + h * strides[1] + j;
+        const In* line = x + d * strides[0] + h * strides[1] + j;
         for (int64_t w = window[2].begin; w < window[2].end; ++w) {
-          const T* cell = line + w * strides[2];
+          const In* cell = line + w * strides[2];
           a0 = hn::Add(a0, LoadWide(d64, cell));
           if (kVectors > 1) a1 = hn::Add(a1, LoadWide(d64, cell + lanes));
           if (kVectors > 2) a2 = hn::Add(a2, LoadWide(d64, cell + 2 * lanes));
@@ -381,17 +382,17 @@ HWY_INLINE int64_t PoolCellBlocks(T* HWY_RESTRICT out, const T* HWY_RESTRICT x, 
     if (kVectors > 1) hn::Store(a1, d64, block + lanes);
     if (kVectors > 2) hn::Store(a2, d64, block + 2 * lanes);
     if (kVectors > 3) hn::Store(a3, d64, block + 3 * lanes);
-    StoreScaled<T>(out + j, block, kVectors * lanes, count);
+    StoreScaled<Out>(out + j, block, kVectors * lanes, count);
   }
   return j;
 }
 
-template <class T>
-HWY_INLINE void PoolCellChannelsLast(T* HWY_RESTRICT out, const T* HWY_RESTRICT x, int64_t planes,
-                                     const Window (&window)[3], const int64_t (&strides)[3],
-                                     double count) {
+template <class In, class Out>
+HWY_INLINE void PoolCellChannelsLast(Out* HWY_RESTRICT out, const In* HWY_RESTRICT x,
+                                     int64_t planes, const Window (&window)[3],
+                                     const int64_t (&strides)[3], double count) {
   int64_t j = 0;
-  if constexpr (kVectorFloat16 || !std::is_same_v<T, Half>) {
+  if constexpr (kVectorFloat16 || !std::is_same_v<In, Half>) {
     j = PoolCellBlocks<4>(out, x, j, planes, window, strides, count);
     j = PoolCellBlocks<1>(out, x, j, planes, window, strides, count);
   }
@@ -404,7 +405,7 @@ HWY_INLINE void PoolCellChannelsLast(T* HWY_RESTRICT out, const T* HWY_RESTRICT 
         }
       }
     }
-    StoreScaled<T>(out + j, &sum, 1, count);
+    StoreScaled<Out>(out + j, &sum, 1, count);
   }
 }
 
