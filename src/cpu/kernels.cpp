@@ -13,7 +13,11 @@
 // (sum_input); backward first widens dy / count of the outputs it needs into
 // a tile of doubles, tile[ow][plane], once each, and sums its columns
 // (sum_windows). Channels-last data moves as contiguous vectors; other
-// layouts (NCHW, transposed, sliced) are gathered and scattered. Rows are
+// layouts (NCHW, transposed, sliced) are gathered and scattered, except
+// that a forward whose windows are long contiguous runs of each plane
+// (NCHW global pooling above all) loads each plane's run as vectors and
+// transposes them in registers (sum_runs), the planes still the lanes and
+// each plane's sum still in order. Rows are
 // chunked so that any row length fits the plan's fixed workspace, which
 // keeps the order: chunks run left to right.
 #undef HWY_TARGET_INCLUDE
@@ -97,6 +101,75 @@ int64_t output_count(const PlanData& plan, int d, int64_t o) {
 // PSPNet 65 -> 6) and 1.3-1.6x faster up to 24 KiB (VGG 14/15 -> 7).
 constexpr int64_t kCellWindowBytes = 32 << 10;
 
+// Windows at least this many columns long are summed as runs (SumRuns)
+// when planes are not contiguous: shorter ones waste most of a transpose.
+// Windows of part of a row need more: each run's columns past the last
+// whole vector go one by one, and measured, PSPNet's 65 -> 3 (windows of 22
+// columns) took 1.5x and 65 -> 2 (33) 1.1x the time of SumInput's gathers.
+constexpr int64_t kMinRunColumns = 16;
+constexpr int64_t kMinPartialRunColumns = 64;
+
+// Whether forward_rows sums along runs: planes apart (NCHW, sliced) with
+// contiguous rows, and windows at least kMinRunColumns long, in a row or in
+// whole rows that follow each other in memory (a window holds at least
+// in / out cells of each dimension).
+template <class T>
+bool forward_along_runs(const PlanData& plan) {
+  const auto& xs = plan.source_strides;
+  const int64_t in_h = plan.in_sizes[1];
+  const int64_t in_w = plan.in_sizes[2];
+  const int64_t out_w = plan.out_sizes[2];
+  const bool rows_follow = in_h == 1 || xs[3] == in_w;
+  const bool long_windows =
+      in_w / kMinPartialRunColumns >= out_w ||
+      (out_w == 1 && rows_follow && in_h / plan.out_sizes[1] * in_w >= kMinRunColumns);
+  return kTransposedRuns<T> && xs[1] != 1 && xs[4] == 1 && long_windows;
+}
+
+// The sums of cells [o0, o1) of one row of a group of planes as runs, each
+// window's part of a line being contiguous (see forward_along_runs). A
+// window spanning whole rows (out_w == 1) is one run per d where its rows
+// follow each other, or a single run where its d slices do too; SumRuns
+// adds each run in order, so every sum still goes d, then h, then w.
+template <class T>
+void sum_runs(const PlanData& plan, double* sums, const T* base, Window wd, Window wh, int64_t o0,
+              int64_t o1, int64_t planes) {
+  const auto& xs = plan.source_strides;
+  const int64_t in_h = plan.in_sizes[1];
+  const int64_t in_w = plan.in_sizes[2];
+  const int64_t out_w = plan.out_sizes[2];
+  if (out_w == 1) {
+    const bool rows_follow = wh.count() == 1 || xs[3] == in_w;
+    const bool slices_follow =
+        rows_follow && wh.count() == in_h && (wd.count() == 1 || xs[2] == in_h * in_w);
+    if (slices_follow) {
+      SumRuns<T>(sums, base + wd.begin * xs[2] + wh.begin * xs[3], wd.count() * wh.count() * in_w,
+                 planes, xs[1]);
+      return;
+    }
+    for (int64_t d = wd.begin; d < wd.end; ++d) {
+      if (rows_follow) {
+        SumRuns<T>(sums, base + d * xs[2] + wh.begin * xs[3], wh.count() * in_w, planes, xs[1]);
+        continue;
+      }
+      for (int64_t h = wh.begin; h < wh.end; ++h) {
+        SumRuns<T>(sums, base + d * xs[2] + h * xs[3], in_w, planes, xs[1]);
+      }
+    }
+    return;
+  }
+  WindowWalker walker(o0, in_w, out_w);
+  for (int64_t o = o0; o < o1; ++o, walker.next()) {
+    const Window ww = walker.window();
+    for (int64_t d = wd.begin; d < wd.end; ++d) {
+      for (int64_t h = wh.begin; h < wh.end; ++h) {
+        SumRuns<T>(sums + (o - o0) * planes, base + d * xs[2] + h * xs[3] + ww.begin, ww.count(),
+                   planes, xs[1]);
+      }
+    }
+  }
+}
+
 template <class T>
 void forward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, int64_t last,
                   double* workspace) {
@@ -110,6 +183,7 @@ void forward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, i
   const int64_t in_w = plan.in_sizes[2];
   const bool channels_last = xs[1] == 1 && ys[1] == 1;
   const int64_t widest_w = in_w / std::max<int64_t>(out_w, 1) + 2;  // >= any window's width
+  const bool along_runs = forward_along_runs<T>(plan);
   for (int64_t row = first; row < last; ++row) {
     const int64_t oh = row % out_h;
     const int64_t od = (row / out_h) % out_d;
@@ -136,15 +210,19 @@ void forward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, i
     for (int64_t o0 = 0; o0 < out_w; o0 += chunk) {
       const int64_t o1 = std::min(out_w, o0 + chunk);
       std::fill(sums, sums + (o1 - o0) * planes, 0.0);
-      const int64_t column_begin = window_begin(o0, in_w, out_w);
-      const int64_t column_end = window_end(o1 - 1, in_w, out_w);
-      for (int64_t d = wd.begin; d < wd.end; ++d) {
-        for (int64_t h = wh.begin; h < wh.end; ++h) {
-          const T* line = x + group.source_offset + d * xs[2] + h * xs[3];
-          // SumInput asks for the windows of o0, o0 + 1, ... in order.
-          WindowWalker walker(o0, in_w, out_w);
-          SumInput<T>(sums, line, next_window(walker), o1 - o0, column_begin, column_end, planes,
-                      xs[4], xs[1]);
+      if (along_runs) {
+        sum_runs(plan, sums, x + group.source_offset, wd, wh, o0, o1, planes);
+      } else {
+        const int64_t column_begin = window_begin(o0, in_w, out_w);
+        const int64_t column_end = window_end(o1 - 1, in_w, out_w);
+        for (int64_t d = wd.begin; d < wd.end; ++d) {
+          for (int64_t h = wh.begin; h < wh.end; ++h) {
+            const T* line = x + group.source_offset + d * xs[2] + h * xs[3];
+            // SumInput asks for the windows of o0, o0 + 1, ... in order.
+            WindowWalker walker(o0, in_w, out_w);
+            SumInput<T>(sums, line, next_window(walker), o1 - o0, column_begin, column_end, planes,
+                        xs[4], xs[1]);
+          }
         }
       }
       T* out = y + group.destination_offset + od * ys[2] + oh * ys[3] + o0 * ys[4];

@@ -12,11 +12,13 @@
 #define ADAPOOL_CPU_MICROKERNELS_INL_H_
 #endif
 
+#include <hwy/cache_control.h>
 #include <hwy/highway.h>
 
 #include <adapool/windows.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -408,6 +410,212 @@ HWY_INLINE void PoolCellChannelsLast(Out* HWY_RESTRICT out, const In* HWY_RESTRI
     StoreScaled<Out>(out + j, &sum, 1, count);
   }
 }
+
+// Runs: for planes whose windows are contiguous in memory (NCHW), each
+// plane's run arrives as contiguous vectors, one per plane, transposed in
+// registers so that the planes are the lanes again: N planes by N columns
+// at a time, the N transposed vectors added in column order. Each lane
+// still adds its own plane's elements one after another, so the sums are
+// those of SumInput, bit for bit. float16 needs the vector conversions
+// SumInput's loads need (kVectorFloat16). Arrays of vectors need a lane
+// count known at compile time: scalable targets (SVE, RVV) keep SumInput.
+#if HWY_HAVE_SCALABLE
+template <class T>
+constexpr bool kTransposedRuns = false;
+
+// Never called (kTransposedRuns is false); defined so that callers compile.
+template <class T>
+HWY_INLINE void SumRuns(double* HWY_RESTRICT sums, const void* source, int64_t length,
+                        int64_t planes, int64_t plane_stride) {
+  const T* x = static_cast<const T*>(source);
+  for (int64_t j = 0; j < planes; ++j) {
+    double a = sums[j];
+    for (int64_t t = 0; t < length; ++t) a += LoadScalar(x + j * plane_stride + t);
+    sums[j] = a;
+  }
+}
+#else
+template <class T>
+constexpr bool kTransposedRuns = kVectorFloat16 || !std::is_same_v<T, Half>;
+#endif
+
+#if !HWY_HAVE_SCALABLE
+constexpr size_t kRunLanes = hn::MaxLanes(D64());
+using VecD64 = hn::Vec<D64>;
+
+// rows[i][k] becomes rows[k][i] for N x N doubles. Four lanes (AVX2) swap
+// pairs within 128-bit blocks, then halves: two instructions a vector. Other
+// widths shuffle the N * N values perfectly, log2(N) times, which is one
+// instruction a vector a round on AVX-512 (vpermt2pd), NEON (uzp) and SSE
+// (unpck).
+template <size_t N>
+HWY_INLINE void TransposeRuns(VecD64 (&rows)[N]) {
+#if HWY_TARGET == HWY_SCALAR
+  (void)rows;  // one lane: nothing moves
+#else
+  const D64 d64;
+  if constexpr (N == 4) {
+    const VecD64 t0 = hn::InterleaveLower(d64, rows[0], rows[1]);
+    const VecD64 t1 = hn::InterleaveUpper(d64, rows[0], rows[1]);
+    const VecD64 t2 = hn::InterleaveLower(d64, rows[2], rows[3]);
+    const VecD64 t3 = hn::InterleaveUpper(d64, rows[2], rows[3]);
+    rows[0] = hn::ConcatLowerLower(d64, t2, t0);
+    rows[1] = hn::ConcatLowerLower(d64, t3, t1);
+    rows[2] = hn::ConcatUpperUpper(d64, t2, t0);
+    rows[3] = hn::ConcatUpperUpper(d64, t3, t1);
+  } else {
+    // Taking the even values of all N * N, then the odd ones, rotates the
+    // bits of each value's index by one; log2(N) rotations swap row and column.
+    for (size_t round = 1; round < N; round *= 2) {
+      VecD64 next[N];
+      for (size_t i = 0; i < N / 2; ++i) {
+        next[i] = hn::ConcatEven(d64, rows[2 * i + 1], rows[2 * i]);
+        next[N / 2 + i] = hn::ConcatOdd(d64, rows[2 * i + 1], rows[2 * i]);
+      }
+      for (size_t i = 0; i < N; ++i) rows[i] = next[i];
+    }
+  }
+#endif
+}
+
+// Four values of T from x as floats (exact for every T but double).
+template <class T, class DF4>
+HWY_INLINE hn::Vec<DF4> LoadFloats(DF4 df4, const T* HWY_RESTRICT x) {
+  if constexpr (std::is_same_v<T, float>) {
+    return hn::LoadU(df4, x);
+  } else {
+    using Narrow = typename HwyType<T>::type;
+    const hn::Rebind<Narrow, DF4> d16;
+    return hn::PromoteTo(df4, hn::LoadU(d16, reinterpret_cast<const Narrow*>(x)));
+  }
+}
+
+#if HWY_TARGET != HWY_SCALAR
+// columns[k][i] = planes[i][t + k] for 8 planes and columns, from float,
+// float16 or bfloat16, on targets with 8 doubles (AVX-512). The 4 x 4
+// transposes run on floats within 128-bit blocks (in-block shuffles, which
+// Intel cores issue on two ports at 256 bits, where 512-bit shuffles have
+// one), the block swap happens in the loads (planes i and i + 4 share a
+// vector), and widening to doubles comes last.
+template <class DF, class T>
+HWY_INLINE void LoadTransposedFloats(DF df, VecD64 (&columns)[kRunLanes],
+                                     const T* const (&planes)[kRunLanes], int64_t t) {
+  const D64 d64;
+  const hn::Half<DF> df4;
+  const hn::Repartition<double, DF> dd;
+  for (int64_t k = 0; k < 8; k += 4) {
+    hn::Vec<DF> v[4];
+    for (size_t q = 0; q < 4; ++q) {
+      v[q] = hn::Combine(df, LoadFloats(df4, planes[q + 4] + t + k),
+                         LoadFloats(df4, planes[q] + t + k));
+    }
+    const auto a = hn::BitCast(dd, hn::InterleaveLower(df, v[0], v[1]));
+    const auto b = hn::BitCast(dd, hn::InterleaveLower(df, v[2], v[3]));
+    const auto c = hn::BitCast(dd, hn::InterleaveUpper(df, v[0], v[1]));
+    const auto e = hn::BitCast(dd, hn::InterleaveUpper(df, v[2], v[3]));
+    columns[k + 0] = hn::PromoteTo(d64, hn::BitCast(df, hn::InterleaveLower(dd, a, b)));
+    columns[k + 1] = hn::PromoteTo(d64, hn::BitCast(df, hn::InterleaveUpper(dd, a, b)));
+    columns[k + 2] = hn::PromoteTo(d64, hn::BitCast(df, hn::InterleaveLower(dd, c, e)));
+    columns[k + 3] = hn::PromoteTo(d64, hn::BitCast(df, hn::InterleaveUpper(dd, c, e)));
+  }
+}
+#endif
+
+// columns[k][i] = planes[i][t + k] widened to doubles, for N planes and columns.
+template <class T>
+HWY_INLINE void LoadTransposed(VecD64 (&columns)[kRunLanes], const T* const (&planes)[kRunLanes],
+                               int64_t t) {
+#if HWY_TARGET != HWY_SCALAR
+  if constexpr (kRunLanes == 8 && !std::is_same_v<T, double>) {
+    LoadTransposedFloats(hn::Rebind<float, D64>(), columns, planes, t);
+    return;
+  }
+#endif
+  {
+    const D64 d64;
+    for (size_t i = 0; i < kRunLanes; ++i) columns[i] = LoadWide(d64, planes[i] + t);
+    TransposeRuns(columns);
+  }
+}
+
+// a + x[0] + ... + x[length - 1], stopping at the first NaN. x86 keeps the
+// first operand's NaN when both are NaN, and a compiler may swap the
+// operands of an addition: the sums along the planes (SumBlock) happen to
+// keep their first NaN, and so does this, by construction, for the rare
+// sums that end in NaN.
+template <class T>
+HWY_INLINE double SumUntilNaN(double a, const T* x, int64_t length) {
+  for (int64_t t = 0; t < length && !std::isnan(a); ++t) a += LoadScalar(x + t);
+  return a;
+}
+
+// sums[j] += x[j * plane_stride + t] for t < length in order, for j < planes
+// (at most kSets * N), the planes in kSets vectors of sums whose additions
+// interleave. A set that is not full repeats its last plane and drops the
+// copies' sums. The columns past the last whole N go one by one.
+template <int kSets, class T>
+HWY_INLINE void SumRunSets(double* HWY_RESTRICT sums, const T* x, int64_t length, int64_t planes,
+                           int64_t plane_stride) {
+  constexpr auto lanes = static_cast<int64_t>(kRunLanes);
+  const D64 d64;
+  HWY_ALIGN double lane_sums[kRunLanes];
+  const T* rows[kSets][kRunLanes];
+  VecD64 acc[kSets];
+  for (int s = 0; s < kSets; ++s) {
+    for (int64_t i = 0; i < lanes; ++i) {
+      const int64_t j = s * lanes + i;
+      rows[s][i] = x + std::min(j, planes - 1) * plane_stride;
+      lane_sums[i] = j < planes ? sums[j] : 0.0;
+    }
+    acc[s] = hn::Load(d64, lane_sums);
+  }
+  const int64_t whole = length - length % lanes;
+  // The hardware prefetchers lose track of this many interleaved streams:
+  // each 64-byte line of the planes kSets * N further on (the next call's,
+  // the next group's in global pooling) is asked for while this call runs.
+  // Prefetches never fault, so the address may lie past the data.
+  constexpr int64_t kPrefetchEvery = std::max<int64_t>(lanes, 64 / sizeof(T));
+  // Unsigned: the stride of a single plane may be anything (see CanGather).
+  const uintptr_t ahead = static_cast<uintptr_t>(plane_stride) * (kSets * kRunLanes * sizeof(T));
+  for (int64_t t = 0; t < whole; t += lanes) {
+    for (int s = 0; s < kSets; ++s) {
+      if (t % kPrefetchEvery == 0) {
+        for (size_t i = 0; i < kRunLanes; ++i) {
+          hwy::Prefetch(
+              reinterpret_cast<const T*>(reinterpret_cast<uintptr_t>(rows[s][i] + t) + ahead));
+        }
+      }
+      VecD64 columns[kRunLanes];
+      LoadTransposed(columns, rows[s], t);
+      for (size_t i = 0; i < kRunLanes; ++i) acc[s] = hn::Add(acc[s], columns[i]);
+    }
+  }
+  for (int s = 0; s < kSets; ++s) {
+    hn::Store(acc[s], d64, lane_sums);
+    for (int64_t i = 0; i < lanes && s * lanes + i < planes; ++i) {
+      double a = lane_sums[i];
+      for (int64_t t = whole; t < length; ++t) a += LoadScalar(rows[s][i] + t);
+      double& sum = sums[s * lanes + i];
+      sum = std::isnan(a) ? SumUntilNaN(sum, rows[s][i], length) : a;
+    }
+  }
+}
+
+// sums[j] += x[j * plane_stride + t] for t < length in order, for j < planes:
+// two vectors of planes at a time, so two chains of additions overlap.
+template <class T>
+HWY_INLINE void SumRuns(double* HWY_RESTRICT sums, const void* source, int64_t length,
+                        int64_t planes, int64_t plane_stride) {
+  const T* x = static_cast<const T*>(source);
+  constexpr auto lanes = static_cast<int64_t>(kRunLanes);
+  int64_t j = 0;
+  for (; planes - j > lanes; j += 2 * lanes) {
+    SumRunSets<2>(sums + j, x + j * plane_stride, length, std::min(planes - j, 2 * lanes),
+                  plane_stride);
+  }
+  if (j < planes) SumRunSets<1>(sums + j, x + j * plane_stride, length, planes - j, plane_stride);
+}
+#endif  // !HWY_HAVE_SCALABLE
 
 // y[k * column_stride + j * plane_stride] = T(tile[k][j] / divisor): float
 // and double scatter N planes at a time, the 16-bit types go one by one.

@@ -174,5 +174,122 @@ TEST(Targets, PoolingMatchesTheReferenceAndIsIdenticalOnEveryTarget) {
   });
 }
 
+// A forward whose windows are long contiguous runs of NCHW planes (global
+// pooling above all) sums along the runs, transposing in registers: on
+// every target, every dtype and thread count, the bits of channels-last
+// input, whose planes are lanes already. Odd channel counts leave sets of
+// planes partial; run lengths leave columns past the last whole vector.
+TEST(Targets, RunsOfNchwPlanesGiveTheBitsOfChannelsLast) {
+  struct Shape {
+    int spatial;
+    std::vector<int64_t> in, out;
+  };
+  const Shape shapes[] = {
+      {2, {3, 37, 7, 7}, {3, 37, 1, 1}},        // ResNet-50 head: runs of 49
+      {2, {1, 19, 65, 65}, {1, 19, 1, 1}},      // PSPNet: runs of 4225
+      {1, {2, 21, 49}, {2, 21, 1}},             // Swin-T
+      {3, {2, 11, 2, 7, 7}, {2, 11, 1, 1, 1}},  // R3D-18: d slices follow each other too
+      {3, {1, 5, 3, 4, 6}, {1, 5, 2, 1, 1}},    // overlapping d windows of whole slices: one run
+      {3, {1, 5, 3, 4, 9}, {1, 5, 2, 2, 1}},    // overlapping d and h windows: one run per d
+      {2, {1, 7, 3, 17}, {1, 7, 2, 1}},         // overlapping h windows of whole rows
+      {2, {2, 9, 5, 200}, {2, 9, 2, 3}},        // windows of 66 or 67 columns
+      {1, {1, 3, 16}, {1, 3, 1}},               // the shortest run taken
+  };
+  const auto forward = [](const Shape& shape, DType dtype, const Dense& values,
+                          LayoutKind in_layout, LayoutKind out_layout, int threads) {
+    Strided input(shape.in, in_layout, shape.spatial, dtype);
+    input.write(values);
+    Strided output(shape.out, out_layout, shape.spatial, dtype);
+    Options options;
+    options.threads = threads;
+    options.min_work_per_thread = 1;
+    adaptive_avg_pool(dtype, shape.spatial, input.layout(), input.data(), output.layout(),
+                      output.data(), options);
+    EXPECT_TRUE(output.outside_untouched());
+    return output.read();
+  };
+  for_each_target([&] {
+    for (const Shape& shape : shapes) {
+      for (DType dtype : kDTypes) {
+        std::mt19937_64 rng(13);
+        Strided logical(shape.in, LayoutKind::contiguous, shape.spatial, dtype);
+        logical.fill_random(rng);
+        const Dense values = logical.read();
+        const Dense want =
+            forward(shape, dtype, values, LayoutKind::channels_last, LayoutKind::channels_last, 1);
+        ASSERT_EQ(compare(want, reference_forward(values, shape.spatial, shape.out), dtype), "")
+            << describe(shape.in) << " " << dtype_name(dtype);
+        // Windows holding NaNs of both signs: NaN wherever channels-last
+        // gives NaN. Which NaN (sign, payload) is not compared: when both
+        // operands are NaN, x86 keeps the first, and compilers may swap the
+        // operands of an addition, so the existing paths differ there
+        // between builds (the scalar target, sanitizer builds). SumRuns
+        // keeps the first NaN met.
+        Dense with_nan = values;
+        for (size_t i = 11; i < with_nan.values.size(); i += 23) {
+          with_nan.values[i] = i % 2 == 0 ? std::nan("") : -std::nan("");
+        }
+        const Dense want_nan = forward(shape, dtype, with_nan, LayoutKind::channels_last,
+                                       LayoutKind::channels_last, 1);
+        for (LayoutKind out_layout : {LayoutKind::contiguous, LayoutKind::channels_last}) {
+          for (int threads : {1, 3}) {
+            const Dense got =
+                forward(shape, dtype, values, LayoutKind::contiguous, out_layout, threads);
+            ASSERT_TRUE(std::memcmp(got.values.data(), want.values.data(),
+                                    want.values.size() * sizeof(double)) == 0)
+                << describe(shape.in) << " -> " << describe(shape.out) << " " << dtype_name(dtype)
+                << " output " << name(out_layout) << " threads " << threads;
+            const Dense got_nan =
+                forward(shape, dtype, with_nan, LayoutKind::contiguous, out_layout, threads);
+            bool same = got_nan.values.size() == want_nan.values.size();
+            for (size_t i = 0; same && i < got_nan.values.size(); ++i) {
+              const double a = got_nan.values[i];
+              const double b = want_nan.values[i];
+              same = std::memcmp(&a, &b, sizeof a) == 0 || (std::isnan(a) && std::isnan(b));
+            }
+            ASSERT_TRUE(same) << "with NaN: " << describe(shape.in) << " -> " << describe(shape.out)
+                              << " " << dtype_name(dtype) << " output " << name(out_layout)
+                              << " threads " << threads;
+          }
+        }
+      }
+    }
+  });
+}
+
+// Rows that do not follow each other (padded, as in a crop of a wider
+// image) are one run each, in order.
+TEST(Targets, RunsOfPaddedRowsGiveTheBitsOfChannelsLast) {
+  const int64_t batch = 2, channels = 19, height = 5, width = 20, pitch = 23;
+  const std::vector<int64_t> in_shape = {batch, channels, height, width};
+  const std::vector<int64_t> out_shape = {batch, channels, 1, 1};
+  std::mt19937_64 rng(14);
+  Strided logical(in_shape, LayoutKind::contiguous, 2, DType::f32);
+  logical.fill_random(rng);
+  const Dense values = logical.read();
+  std::vector<float> padded(static_cast<size_t>(batch * channels * height * pitch), NAN);
+  for (size_t i = 0; i < values.values.size(); ++i) {
+    const auto w = static_cast<int64_t>(i) % width;
+    const auto row = static_cast<int64_t>(i) / width;  // (n, c, h) flattened
+    padded[static_cast<size_t>(row * pitch + w)] = static_cast<float>(values.values[i]);
+  }
+  Layout input;
+  input.rank = 4;
+  input.sizes = {batch, channels, height, width};
+  input.strides = {channels * height * pitch, height * pitch, pitch, 1};
+  for_each_target([&] {
+    Strided want(out_shape, LayoutKind::contiguous, 2, DType::f32);
+    Strided last(in_shape, LayoutKind::channels_last, 2, DType::f32);
+    last.write(values);
+    adaptive_avg_pool(DType::f32, 2, last.layout(), last.data(), want.layout(), want.data());
+    Strided got(out_shape, LayoutKind::contiguous, 2, DType::f32);
+    adaptive_avg_pool(DType::f32, 2, input, padded.data(), got.layout(), got.data());
+    const Dense a = got.read();
+    const Dense b = want.read();
+    ASSERT_TRUE(std::memcmp(a.values.data(), b.values.data(), a.values.size() * sizeof(double)) ==
+                0);
+  });
+}
+
 }  // namespace
 }  // namespace adapool::testing
