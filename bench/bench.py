@@ -23,9 +23,10 @@ directly, with no autograd engine around it: torch's
 aten._adaptive_avg_pool{2,3}d_backward and aten.adaptive_max_pool{2,3}d_backward
 (the ops AdaptiveAvgPool*DBackward0 and AdaptiveMaxPool*DBackward0 run; 1-d
 goes through 2-d on (N, C, 1, L) as torch's own adaptive_{avg,max}_pool1d do)
-against torch.ops.adapool.adaptive_avg_pool_backward and
-adaptive_max_pool_backward, given the grad_input strides adapool's autograd
-formula would pass. Both max backwards read the same grad_output and torch's
+against what adapool's autograd formulas run, adapool.torch._avg_backward and
+_max_backward (the operators torch.ops.adapool.adaptive_{avg,max}_pool_backward,
+or their CPU kernels without the operator's dispatch where nothing needs it, as
+here), given the grad_input strides those formulas pass. Both max backwards read the same grad_output and torch's
 indices (adapool's forward gives equal ones, checked in the forward). Both
 sides allocate their result on every call, as they do in training. The
 speedup, GB/s and share of copy bandwidth use these times. The "kernel ms"
@@ -221,7 +222,7 @@ AVG = Op(
         2: torch.ops.aten._adaptive_avg_pool2d_backward,
         3: torch.ops.aten._adaptive_avg_pool3d_backward,
     },
-    adapool_backward=torch.ops.adapool.adaptive_avg_pool_backward,
+    adapool_backward=adapool_torch._avg_backward,
     kernel=adapool_torch._run,
     exact=False,
     index_bytes=0,
@@ -245,7 +246,7 @@ MAX = Op(
         2: torch.ops.aten.adaptive_max_pool2d_backward,
         3: torch.ops.aten.adaptive_max_pool3d_backward,
     },
-    adapool_backward=torch.ops.adapool.adaptive_max_pool_backward,
+    adapool_backward=adapool_torch._max_backward,
     kernel=adapool_torch._run_max,
     exact=True,
     index_bytes=torch.iinfo(torch.int64).bits // 8,

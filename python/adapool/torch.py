@@ -169,8 +169,7 @@ def _(input: Tensor, output_size: List[int], spatial_dims: int, threads: int) ->
 
 
 # grad_input takes the strides PyTorch gives it: those of empty_like(input).
-@torch.library.custom_op("adapool::adaptive_avg_pool_backward", mutates_args=())
-def _pool_backward(
+def _pool_backward_cpu(
     grad_output: Tensor,
     input_size: List[int],
     input_strides: List[int],
@@ -180,6 +179,11 @@ def _pool_backward(
     grad_input, _ = _gradient(grad_output, input_size, input_strides)
     _run(False, grad_output, grad_input, spatial_dims, threads)
     return grad_input
+
+
+_pool_backward = torch.library.custom_op(
+    "adapool::adaptive_avg_pool_backward", _pool_backward_cpu, mutates_args=()
+)
 
 
 @_pool_backward.register_fake
@@ -201,8 +205,21 @@ def _pool_setup(ctx, inputs, output) -> None:
     ctx.threads = threads
 
 
+def _avg_backward(
+    grad_output: Tensor,
+    input_size: List[int],
+    input_strides: List[int],
+    spatial_dims: int,
+    threads: int,
+) -> Tensor:
+    """The operator adaptive_avg_pool_backward, or its CPU kernel where nothing
+    needs the operator (_direct): what autograd runs for the forward."""
+    backward = _pool_backward_cpu if _direct(grad_output) else _pool_backward
+    return backward(grad_output, input_size, input_strides, spatial_dims, threads)
+
+
 def _pool_grad(ctx, grad_output: Tensor):
-    grad_input = _pool_backward(
+    grad_input = _avg_backward(
         grad_output, ctx.input_size, ctx.input_strides, ctx.spatial_dims, ctx.threads
     )
     return grad_input, None, None, None
@@ -284,8 +301,7 @@ def _check_indices(indices: Tensor) -> None:
         )
 
 
-@torch.library.custom_op("adapool::adaptive_max_pool_backward", mutates_args=())
-def _max_pool_backward(
+def _max_pool_backward_cpu(
     grad_output: Tensor,
     indices: Tensor,
     input_size: List[int],
@@ -297,6 +313,11 @@ def _max_pool_backward(
     grad_input, zeroed = _gradient(grad_output, input_size, input_strides)
     _run_max(False, grad_output, grad_input, indices, spatial_dims, threads, zeroed)
     return grad_input
+
+
+_max_pool_backward = torch.library.custom_op(
+    "adapool::adaptive_max_pool_backward", _max_pool_backward_cpu, mutates_args=()
+)
 
 
 @_max_pool_backward.register_fake
@@ -331,9 +352,23 @@ def _max_pool_setup(ctx, inputs, output) -> None:
     ctx.threads = threads
 
 
+def _max_backward(
+    grad_output: Tensor,
+    indices: Tensor,
+    input_size: List[int],
+    input_strides: List[int],
+    spatial_dims: int,
+    threads: int,
+) -> Tensor:
+    """The operator adaptive_max_pool_backward, or its CPU kernel where nothing
+    needs the operator (_direct): what autograd runs for the forward."""
+    backward = _max_pool_backward_cpu if _direct(grad_output) else _max_pool_backward
+    return backward(grad_output, indices, input_size, input_strides, spatial_dims, threads)
+
+
 def _max_pool_grad(ctx, grad_output: Tensor, _grad_indices):
     (indices,) = ctx.saved_tensors
-    grad_input = _max_pool_backward(
+    grad_input = _max_backward(
         grad_output, indices, ctx.input_size, ctx.input_strides, ctx.spatial_dims, ctx.threads
     )
     return grad_input, None, None, None

@@ -183,9 +183,9 @@ def test_the_operator_runs_wherever_something_needs_it(monkeypatch):
             return func(*args, **(kwargs or {}))
 
     calls = []
-    for name in ("_pool", "_max_pool"):
+    for name in ("_pool", "_max_pool", "_pool_backward", "_max_pool_backward"):
         operator = getattr(at, name)
-        monkeypatch.setattr(at, name, lambda *a, _op=operator: calls.append(_op) or _op(*a))
+        monkeypatch.setattr(at, name, lambda *a, _op=operator, _n=name: calls.append(_n) or _op(*a))
     x = torch.randn(2, 3, 8, 8)
     expected = F.adaptive_avg_pool2d(x, 3)
     torch.testing.assert_close(at.adaptive_avg_pool2d(x, 3), expected)
@@ -193,9 +193,19 @@ def test_the_operator_runs_wherever_something_needs_it(monkeypatch):
     with torch.no_grad():
         at.adaptive_avg_pool2d(x.requires_grad_(), 3)
     assert calls == []
-    assert at.adaptive_avg_pool2d(x, 3).grad_fn is not None
-    assert at.adaptive_max_pool2d(x, 3).grad_fn is not None
+    y = at.adaptive_avg_pool2d(x, 3)
+    z = at.adaptive_max_pool2d(x, 3)
+    assert y.grad_fn is not None and z.grad_fn is not None
+    assert calls == ["_pool", "_max_pool"]
+    # A backward that records nothing runs the kernels directly ...
+    (y.sum() + z.sum()).backward(retain_graph=True)
     assert len(calls) == 2
+    # ... one whose gradient is recorded (double backward) runs the operators.
+    seed = torch.ones_like(y, requires_grad=True)
+    torch.autograd.grad(y, x, seed, create_graph=True)
+    torch.autograd.grad(z, x, seed, create_graph=True)
+    assert calls[2:] == ["_pool_backward", "_max_pool_backward"]
+    del calls[:]
     x.requires_grad_(False)
     with Record() as record:
         at.adaptive_avg_pool2d(x, 3)
