@@ -453,22 +453,36 @@ class IndexOffsets {
   uint64_t stride_extra_d_;
 };
 
-// dx[offset_of(index[k * index_step])] += dy[k * grad_step] for k < n, in
-// order; the first k whose index is not below `cells`, or n. Dense planes
-// (kDense) need one multiplication per index. A loop of its own, so that
-// its few values stay in registers.
+// dx[k * dx_step + offset_of(index[k * index_step])] += dy[k * grad_step]
+// for k < n, in order: along one plane's line of outputs (dx_step 0), or
+// across the planes of one output cell (dx_step the plane stride). Returns
+// the first k whose index is not below `cells`, or n. Dense planes (kDense)
+// need one multiplication per index. A loop of its own, so that its few
+// values stay in registers.
 template <bool kDense, class T>
-HWY_INLINE int64_t scatter_line(T* HWY_RESTRICT dx, const int64_t* HWY_RESTRICT index,
-                                int64_t index_step, const T* HWY_RESTRICT dy, int64_t grad_step,
-                                int64_t n, uint64_t cells, const IndexOffsets& offset_of) {
+HWY_INLINE int64_t scatter_line(T* HWY_RESTRICT dx, int64_t dx_step,
+                                const int64_t* HWY_RESTRICT index, int64_t index_step,
+                                const T* HWY_RESTRICT dy, int64_t grad_step, int64_t n,
+                                uint64_t cells, const IndexOffsets& offset_of) {
   const int64_t step = offset_of.step();
   for (int64_t k = 0; k < n; ++k) {
     const int64_t at = index[k * index_step];
     if (static_cast<uint64_t>(at) >= cells) return k;
-    T& cell = dx[kDense ? at * step : offset_of(at)];
+    T& cell = dx[k * dx_step + (kDense ? at * step : offset_of(at))];
     cell = Add(cell, dy[k * grad_step]);
   }
   return n;
+}
+
+// scatter_line with the kDense its IndexOffsets allow.
+template <class T>
+HWY_INLINE int64_t scatter(T* dx, int64_t dx_step, const int64_t* index, int64_t index_step,
+                           const T* dy, int64_t grad_step, int64_t n, uint64_t cells,
+                           const IndexOffsets& offset_of) {
+  return offset_of.dense() ? scatter_line<true>(dx, dx_step, index, index_step, dy, grad_step, n,
+                                                cells, offset_of)
+                           : scatter_line<false>(dx, dx_step, index, index_step, dy, grad_step, n,
+                                                 cells, offset_of);
 }
 
 template <class T>
@@ -495,42 +509,27 @@ void max_backward_rows(const PlanData& plan, const Buffers& buffers, int64_t fir
     if (plan.source_bytes.empty()) continue;
     const int64_t* index_group = buffers.indices + group.indices_offset;
     const T* dy_group = dy + group.source_offset;
-    // Adds one output cell's gradient of plane j at its index; false,
-    // having recorded the fault, when the index is not in the plane.
-    const auto add = [&](int64_t j, const int64_t* index, const T* grad, int64_t od, int64_t oh,
-                         int64_t ow) HWY_ATTR __attribute__((always_inline)) {
-      const int64_t at = *index;
-      if (static_cast<uint64_t>(at) >= cells) {
-        buffers.fault->record(row, j, {od, oh, ow}, at);
-        return false;
-      }
-      T& cell = dx_group[j * xs[1] + offset_of(at)];
-      cell = Add(cell, *grad);
-      return true;
-    };
     for (int64_t j0 = 0; j0 < group.planes; j0 += planes_inner ? group.planes : 1) {
       for (int64_t od = 0; od < out[0]; ++od) {
         for (int64_t oh = 0; oh < out[1]; ++oh) {
           const int64_t* index_line = index_group + j0 * is[1] + od * is[2] + oh * is[3];
           const T* grad_line = dy_group + j0 * gs[1] + od * gs[2] + oh * gs[3];
           if (!planes_inner) {  // one plane's line
-            T* dx_plane = dx_group + j0 * xs[1];
-            const int64_t done = offset_of.dense()
-                                     ? scatter_line<true>(dx_plane, index_line, is[4], grad_line,
-                                                          gs[4], out[2], cells, offset_of)
-                                     : scatter_line<false>(dx_plane, index_line, is[4], grad_line,
-                                                           gs[4], out[2], cells, offset_of);
+            const int64_t done = scatter(dx_group + j0 * xs[1], 0, index_line, is[4], grad_line,
+                                         gs[4], out[2], cells, offset_of);
             if (done < out[2]) {
               buffers.fault->record(row, j0, {od, oh, done}, index_line[done * is[4]]);
               return;
             }
             continue;
           }
-          for (int64_t ow = 0; ow < out[2]; ++ow) {
+          for (int64_t ow = 0; ow < out[2]; ++ow) {  // every plane of one output cell
             const int64_t* index = index_line + ow * is[4];
-            const T* grad = grad_line + ow * gs[4];
-            for (int64_t j = 0; j < group.planes; ++j) {
-              if (!add(j, index + j * is[1], grad + j * gs[1], od, oh, ow)) return;
+            const int64_t done = scatter(dx_group, xs[1], index, is[1], grad_line + ow * gs[4],
+                                         gs[1], group.planes, cells, offset_of);
+            if (done < group.planes) {
+              buffers.fault->record(row, done, {od, oh, ow}, index[done * is[1]]);
+              return;
             }
           }
         }
