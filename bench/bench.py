@@ -1039,7 +1039,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "F.adaptive_max_pool*d vs adapool.torch.adaptive_max_pool*d, both return_indices=True",
         backward_timing="direct kernel calls: aten._adaptive_avg_pool{2,3}d_backward and "
         "aten.adaptive_max_pool{2,3}d_backward (1-d through 2-d) vs "
-        "torch.ops.adapool.adaptive_avg_pool_backward and adaptive_max_pool_backward",
+        "what adapool's autograd runs: adapool.torch._avg_backward and _max_backward "
+        "(the operators' CPU kernels without their dispatch where nothing needs it)",
         kernel_timing="adapool.torch._run / _run_max into preallocated results: "
         "no op dispatch, no allocation",
     )
