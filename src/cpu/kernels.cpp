@@ -341,6 +341,53 @@ bool backward_cells_channels_last(const PlanData& plan, const T* dy_group, T* dx
   return true;
 }
 
+// backward_plane_row for every plane of a group at once, when its outputs
+// along w are several (out_w > 1, else the fill above): the divisors count(o) of
+// the outputs feeding the row are worked out once for all planes, and each
+// plane's shares dy[o] / count(o) go straight into its sums, in the same
+// order (od, then oh, then ow) with the same operations. False, having done
+// nothing, when the row and the divisors do not fit the workspace.
+template <class T>
+bool backward_short_rows(const PlanData& plan, const T* dy_group, T* dx_row, int64_t planes,
+                         Window od_range, Window oh_range, double* workspace) {
+  const auto& gs = plan.source_strides;
+  const auto& xs = plan.destination_strides;
+  const int64_t in_w = plan.in_sizes[2];
+  const int64_t out_w = plan.out_sizes[2];
+  const Window outputs = {inverse_window(plan, 2, 0).begin, inverse_window(plan, 2, in_w - 1).end};
+  const int64_t lines = od_range.count() * oh_range.count();
+  const int64_t workspace_size = 2 * plan.chunk_columns * plan.group_planes;
+  if (out_w == 1 || in_w + lines * outputs.count() > workspace_size) return false;
+  double* sums = workspace;
+  double* divisors = workspace + in_w;  // [od, oh][ow]
+  for (int64_t od = od_range.begin, k = 0; od < od_range.end; ++od) {
+    for (int64_t oh = oh_range.begin; oh < oh_range.end; ++oh) {
+      const int64_t count_dh = output_count(plan, 0, od) * output_count(plan, 1, oh);
+      for (int64_t ow = outputs.begin; ow < outputs.end; ++ow) {
+        divisors[k++] = static_cast<double>(count_dh * output_count(plan, 2, ow));
+      }
+    }
+  }
+  for (int64_t j = 0; j < planes; ++j) {
+    const T* dy_plane = dy_group + j * gs[1];
+    std::fill(sums, sums + in_w, 0.0);
+    const double* divisor = divisors;
+    for (int64_t od = od_range.begin; od < od_range.end; ++od) {
+      for (int64_t oh = oh_range.begin; oh < oh_range.end; ++oh) {
+        const T* line = dy_plane + od * gs[2] + oh * gs[3];
+        WindowWalker walker(outputs.begin, in_w, out_w);
+        for (int64_t ow = outputs.begin; ow < outputs.end; ++ow, ++divisor, walker.next()) {
+          const double share = LoadScalar(line + ow * gs[4]) / *divisor;
+          const Window window = walker.window();
+          for (int64_t w = window.begin; w < window.end; ++w) sums[w] += share;
+        }
+      }
+    }
+    StoreScaled<T>(dx_row + j * xs[1], sums, in_w, 1.0);
+  }
+  return true;
+}
+
 template <class T>
 void backward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, int64_t last,
                    double* workspace) {
@@ -385,10 +432,14 @@ void backward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, 
       continue;
     }
     if (plan.along_rows) {
+      T* dx_row = dx + group.destination_offset + d * xs[2] + h * xs[3];
+      if (backward_short_rows(plan, dy + group.source_offset, dx_row, planes, od_range, oh_range,
+                              workspace)) {
+        continue;
+      }
       for (int64_t j = 0; j < planes; ++j) {
-        backward_plane_row(plan, dy + group.source_offset + j * gs[1],
-                           dx + group.destination_offset + j * xs[1] + d * xs[2] + h * xs[3],
-                           od_range, oh_range, workspace);
+        backward_plane_row(plan, dy + group.source_offset + j * gs[1], dx_row + j * xs[1], od_range,
+                           oh_range, workspace);
       }
       continue;
     }
