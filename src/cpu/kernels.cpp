@@ -341,9 +341,10 @@ bool backward_cells_channels_last(const PlanData& plan, const T* dy_group, T* dx
   return true;
 }
 
-// backward_plane_row for every plane of a group at once, when its outputs
-// along w are several (out_w > 1, else the fill above): the divisors count(o) of
-// the outputs feeding the row are worked out once for all planes, and each
+// backward_plane_row for every plane of a group at once, when there are
+// several outputs along w (one goes to backward_plane_row's fill): the
+// divisors count(o) of the outputs feeding the row are worked out once for
+// all planes, and each
 // plane's shares dy[o] / count(o) go straight into its sums, in the same
 // order (od, then oh, then ow) with the same operations. False, having done
 // nothing, when the row and the divisors do not fit the workspace.
