@@ -293,6 +293,12 @@ PlanData make_plan(Direction direction, Reduction reduction, DType dtype, int sp
       plan.channels, 1,
       channels_contiguous && !plan.along_rows ? kContiguousGroupPlanes : kGatheredGroupPlanes);
   if (plan.group_planes >= 8) plan.group_planes -= plan.group_planes % 8;
+  // Max pooling's backward scatters plane by plane unless grad_output or the
+  // indices hold a cell's planes side by side: one plane a group then, so
+  // that threads share out the planes of even a single image.
+  if (max && !forward && plan.source_strides[1] != 1 && plan.indices_strides[1] != 1) {
+    plan.group_planes = 1;
+  }
   // Rounded up without channels + group_planes - 1, which overflows for the
   // channel counts near 2^63 that an empty batch allows.
   plan.groups_per_batch =
