@@ -164,7 +164,9 @@ void flatten_global_pooling(PlanData& plan, std::array<int64_t, 5>& strides) {
                __builtin_mul_overflow(cells, step, &next) || strides[2 + d] != next) {
       return;
     }
-    cells *= plan.in_sizes[d];  // fits: at most the element count
+    // Sizes need not multiply to something that fits: an empty batch allows
+    // any (found by fuzz_plan).
+    if (__builtin_mul_overflow(cells, plan.in_sizes[d], &cells)) return;
   }
   int64_t span = 0;
   if (__builtin_mul_overflow(cells, step, &span)) return;

@@ -119,6 +119,24 @@ TEST(Errors, EmptyBatchWithChannelsNearInt64Max) {
   }
 }
 
+// Found by fuzz_plan: global pooling of an empty batch may have pooled sizes
+// whose product overflows; merging them into one row once multiplied them
+// without checking.
+TEST(Errors, GlobalPoolingOfPooledSizesWhoseProductOverflows) {
+  Layout input;
+  input.rank = 4;
+  input.sizes = {0, 3, INT64_MAX / 2 - 1, 2147483646, 0};
+  input.strides = {0, 2, 2147483646, 1, 0};  // rows that follow each other
+  Layout output = input;
+  output.sizes[2] = output.sizes[3] = 1;
+  for (const Reduction reduction : {Reduction::average, Reduction::max}) {
+    const Plan forward = reduction == Reduction::average
+                             ? Plan::forward(DType::f32, 2, input, output)
+                             : Plan::max_forward(DType::f32, 2, input, output);
+    forward.run(kPoison, kPoisonOut);
+  }
+}
+
 // Found by fuzz_plan: the stride of a size-1 dimension is never multiplied
 // by an index, so any value is valid, and the gather check once overflowed
 // multiplying it by the vector length.
