@@ -88,6 +88,11 @@ Window inverse_window(const PlanData& plan, int d, int64_t i) {
           inverse_end(i, plan.in_sizes[d], plan.out_sizes[d])};
 }
 
+// The outputs along w whose windows hold some cell of a whole input row.
+Window outputs_of_row(const PlanData& plan) {
+  return {inverse_window(plan, 2, 0).begin, inverse_window(plan, 2, plan.in_sizes[2] - 1).end};
+}
+
 // The size of output cell o's window along pooled dimension d, likewise.
 int64_t output_count(const PlanData& plan, int d, int64_t o) {
   if (!plan.counts[d].empty()) return plan.counts[d][o];
@@ -110,9 +115,10 @@ constexpr int64_t kMinRunColumns = 16;
 constexpr int64_t kMinPartialRunColumns = 64;
 
 // Whether forward_rows sums along runs: planes apart (NCHW, sliced) with
-// contiguous rows, and windows at least kMinRunColumns long, in a row or in
-// whole rows that follow each other in memory (a window holds at least
-// in / out cells of each dimension).
+// contiguous rows, and windows of at least kMinPartialRunColumns within a
+// row, or of whole rows that follow each other in memory holding at least
+// kMinRunColumns cells (a window holds at least in / out cells of each
+// dimension).
 template <class T>
 bool forward_along_runs(const PlanData& plan) {
   const auto& xs = plan.source_strides;
@@ -313,12 +319,12 @@ void backward_plane_row(const PlanData& plan, const T* dy_plane, T* dx_row, Wind
 template <class T>
 bool backward_cells_channels_last(const PlanData& plan, const T* dy_group, T* dx_row,
                                   int64_t planes, Window od_range, Window oh_range,
-                                  double* workspace, int64_t workspace_size) {
+                                  double* workspace) {
   const auto& gs = plan.source_strides;
   const int64_t in_w = plan.in_sizes[2];
-  const Window outputs = {inverse_window(plan, 2, 0).begin, inverse_window(plan, 2, in_w - 1).end};
+  const Window outputs = outputs_of_row(plan);
   const int64_t lines = od_range.count() * oh_range.count();
-  if (lines * outputs.count() * planes > workspace_size) return false;
+  if (lines * outputs.count() * planes > plan.workspace_per_thread) return false;
   double* share = workspace;
   for (int64_t od = od_range.begin; od < od_range.end; ++od) {
     for (int64_t oh = oh_range.begin; oh < oh_range.end; ++oh) {
@@ -344,10 +350,10 @@ bool backward_cells_channels_last(const PlanData& plan, const T* dy_group, T* dx
 // backward_plane_row for every plane of a group at once, when there are
 // several outputs along w (one goes to backward_plane_row's fill): the
 // divisors count(o) of the outputs feeding the row are worked out once for
-// all planes, and each
-// plane's shares dy[o] / count(o) go straight into its sums, in the same
-// order (od, then oh, then ow) with the same operations. False, having done
-// nothing, when the row and the divisors do not fit the workspace.
+// all planes, and each plane's shares dy[o] / count(o) go straight into its
+// sums, in the same order (od, then oh, then ow) with the same operations.
+// False, having done nothing, when the row and the divisors do not fit the
+// workspace.
 template <class T>
 bool backward_short_rows(const PlanData& plan, const T* dy_group, T* dx_row, int64_t planes,
                          Window od_range, Window oh_range, double* workspace) {
@@ -355,10 +361,9 @@ bool backward_short_rows(const PlanData& plan, const T* dy_group, T* dx_row, int
   const auto& xs = plan.destination_strides;
   const int64_t in_w = plan.in_sizes[2];
   const int64_t out_w = plan.out_sizes[2];
-  const Window outputs = {inverse_window(plan, 2, 0).begin, inverse_window(plan, 2, in_w - 1).end};
+  const Window outputs = outputs_of_row(plan);
   const int64_t lines = od_range.count() * oh_range.count();
-  const int64_t workspace_size = 2 * plan.chunk_columns * plan.group_planes;
-  if (out_w == 1 || in_w + lines * outputs.count() > workspace_size) return false;
+  if (out_w == 1 || in_w + lines * outputs.count() > plan.workspace_per_thread) return false;
   double* sums = workspace;
   double* divisors = workspace + in_w;  // [od, oh][ow]
   for (int64_t od = od_range.begin, k = 0; od < od_range.end; ++od) {
@@ -448,7 +453,7 @@ void backward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, 
     if (xs[1] == 1 &&
         backward_cells_channels_last(plan, dy + group.source_offset,
                                      dx + group.destination_offset + d * xs[2] + h * xs[3], planes,
-                                     od_range, oh_range, workspace, 2 * chunk * planes)) {
+                                     od_range, oh_range, workspace)) {
       continue;
     }
     double* shares = workspace;  // dy[o] / count(o) for a chunk of outputs
