@@ -23,7 +23,7 @@ tensor that autograd does not record, outside torch.compile and tracing.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -119,9 +119,14 @@ def _output(input: Tensor, output_size: List[int], spatial_dims: int) -> Tensor:
 FOLLOW_TORCH = -1
 
 
+def _layout(tensor: Tensor) -> Tuple[List[int], List[int]]:
+    """Sizes and strides in elements, as _core takes them."""
+    return list(tensor.shape), list(tensor.stride())
+
+
 def _buffer(tensor: Tensor) -> Tuple[int, List[int], List[int]]:
     """A tensor as _core takes it: address, sizes and strides in elements."""
-    return tensor.data_ptr(), list(tensor.shape), list(tensor.stride())
+    return (tensor.data_ptr(), *_layout(tensor))
 
 
 # Gradients larger than this come from _core.zeroed_buffer: fresh zeros on
@@ -130,11 +135,19 @@ def _buffer(tensor: Tensor) -> Tuple[int, List[int], List[int]]:
 LARGE_RESULT_BYTES = 32 << 20
 
 
-def _gradient(like: Tensor, size: List[int], strides: List[int]) -> Tuple[Tensor, bool]:
-    """like.new_empty_strided(size, strides), and whether it holds zeros."""
+def _fresh_zeros(like: Tensor, size: List[int], strides: List[int]) -> bool:
+    """Whether a gradient of these sizes and strides comes from fresh zeros."""
     span = 1 + sum((n - 1) * s for n, s in zip(size, strides)) if all(size) else 0
-    if span * like.element_size() <= LARGE_RESULT_BYTES or min(strides, default=0) < 0:
+    return span * like.element_size() > LARGE_RESULT_BYTES and min(strides, default=0) >= 0
+
+
+def _gradient(
+    like: Tensor, size: List[int], strides: List[int], fresh_zeros: bool
+) -> Tuple[Tensor, bool]:
+    """like.new_empty_strided(size, strides), and whether it holds zeros."""
+    if not fresh_zeros:
         return like.new_empty_strided(size, strides), False
+    span = 1 + sum((n - 1) * s for n, s in zip(size, strides))
     zeros = torch.from_numpy(_core.zeroed_buffer(span * like.element_size()))
     return zeros.view(like.dtype).as_strided(size, strides), True
 
@@ -154,10 +167,109 @@ def _run(forward: bool, source: Tensor, destination: Tensor, spatial_dims: int, 
     )
 
 
-def _pool_cpu(input: Tensor, output_size: List[int], spatial_dims: int, threads: int) -> Tensor:
-    output = _output(input, output_size, spatial_dims)
-    _run(True, input, output, spatial_dims, threads)
+# What a forward call passes the kernel besides the data: the checks, the
+# result's sizes and strides and the core's arguments depend only on the
+# input's sizes, strides and dtype and on output_size, so they are worked out
+# once and kept in _PREPARED. Worked out afresh on every call, they cost more
+# than a small kernel: run after the kernel has swept the caches, that Python
+# took 20-50 us a call in the benchmark's small cases, against 1-5 us warm.
+_PREPARED: Dict[tuple, tuple] = {}
+_PREPARED_LIMIT = 1024  # entries; the cache starts over when full
+_SIZE_TYPES = frozenset((int, type(None)))
+
+
+def _size_key(output_size: OutputSize) -> Optional[object]:
+    """output_size as part of a _PREPARED key: ints and None only, since keys
+    that compare equal must resolve alike (True == 1 and 5.0 == 5, but neither
+    is a size); None for anything else, which takes the unprepared path."""
+    if type(output_size) is int:
+        return output_size
+    if type(output_size) in (tuple, list) and _SIZE_TYPES.issuperset(map(type, output_size)):
+        return tuple(output_size)
+    return None
+
+
+def _remember(key: tuple, prepared: tuple) -> tuple:
+    if len(_PREPARED) >= _PREPARED_LIMIT:
+        _PREPARED.clear()
+    _PREPARED[key] = prepared
+    return prepared
+
+
+def _forward_prepared(
+    input: Tensor, output_size: OutputSize, size_key: object, spatial_dims: int
+) -> tuple:
+    key = ("forward", input.shape, input.stride(), input.dtype, size_key, spatial_dims)
+    return _PREPARED.get(key) or _prepare_forward(key, input, output_size, spatial_dims)
+
+
+def _prepare_forward(
+    key: tuple, input: Tensor, output_size: OutputSize, spatial_dims: int
+) -> tuple:
+    """_PREPARED[key] for a forward pooling, average or max alike (both results
+    take the layout PyTorch gives average pooling's): the core's dtype, the
+    input's sizes and strides, and the result's."""
+    _check(input, "input")
+    shape = resolve_output_size(input.shape, spatial_dims, output_size)
+    like = torch.empty_strided(input.shape, input.stride(), dtype=input.dtype, device="meta")
+    result = _output(like, shape[input.dim() - spatial_dims :], spatial_dims)
+    return _remember(key, (_DTYPES[input.dtype], _layout(input), _layout(result)))
+
+
+def _backward_prepared(
+    grad_output: Tensor, input_size: List[int], input_strides: List[int], spatial_dims: int
+) -> tuple:
+    key = (
+        "backward",
+        grad_output.shape,
+        grad_output.stride(),
+        grad_output.dtype,
+        tuple(input_size),
+        tuple(input_strides),
+        spatial_dims,
+    )
+    return _PREPARED.get(key) or _prepare_backward(key, grad_output, input_size, input_strides)
+
+
+def _prepare_backward(
+    key: tuple, grad_output: Tensor, input_size: List[int], input_strides: List[int]
+) -> tuple:
+    """_PREPARED[key] for a backward, average or max: the core's dtype,
+    grad_output's sizes and strides, grad_input's, and whether grad_input
+    comes from fresh zeros (_gradient)."""
+    _check(grad_output, "grad_output")
+    result = (list(input_size), list(input_strides))
+    prepared = (
+        _DTYPES[grad_output.dtype],
+        _layout(grad_output),
+        result,
+        _fresh_zeros(grad_output, *result),
+    )
+    return _remember(key, prepared)
+
+
+def _pool_prepared(
+    input: Tensor, prepared: tuple, spatial_dims: int, threads: int
+) -> Tensor:
+    dtype, source, result = prepared
+    output = input.new_empty_strided(*result)
+    _core.run(
+        True,
+        dtype,
+        spatial_dims,
+        input.data_ptr(),
+        *source,
+        output.data_ptr(),
+        *result,
+        _thread_count(threads),
+    )
     return output
+
+
+def _pool_cpu(input: Tensor, output_size: List[int], spatial_dims: int, threads: int) -> Tensor:
+    _check(input, "input")  # the operator's callers reach here with any tensor
+    prepared = _forward_prepared(input, output_size, tuple(output_size), spatial_dims)
+    return _pool_prepared(input, prepared, spatial_dims, threads)
 
 
 _pool = torch.library.custom_op("adapool::adaptive_avg_pool", _pool_cpu, mutates_args=())
@@ -176,8 +288,20 @@ def _pool_backward_cpu(
     spatial_dims: int,
     threads: int,
 ) -> Tensor:
-    grad_input, _ = _gradient(grad_output, input_size, input_strides)
-    _run(False, grad_output, grad_input, spatial_dims, threads)
+    dtype, source, result, fresh_zeros = _backward_prepared(
+        grad_output, input_size, input_strides, spatial_dims
+    )
+    grad_input, _ = _gradient(grad_output, *result, fresh_zeros)
+    _core.run(
+        False,
+        dtype,
+        spatial_dims,
+        grad_output.data_ptr(),
+        *source,
+        grad_input.data_ptr(),
+        *result,
+        _thread_count(threads),
+    )
     return grad_input
 
 
@@ -277,12 +401,34 @@ def _max_outputs(input: Tensor, output_size: List[int], spatial_dims: int) -> Tu
     return values, indices
 
 
+def _max_pool_prepared(
+    input: Tensor, prepared: tuple, spatial_dims: int, threads: int
+) -> Tuple[Tensor, Tensor]:
+    dtype, source, result = prepared
+    values = input.new_empty_strided(*result)
+    indices = input.new_empty_strided(*result, dtype=torch.int64)
+    _core.run_max(
+        True,
+        dtype,
+        spatial_dims,
+        input.data_ptr(),
+        *source,
+        values.data_ptr(),
+        *result,
+        indices.data_ptr(),
+        *result,
+        _thread_count(threads),
+        False,  # destination_zeroed
+    )
+    return values, indices
+
+
 def _max_pool_cpu(
     input: Tensor, output_size: List[int], spatial_dims: int, threads: int
 ) -> Tuple[Tensor, Tensor]:
-    values, indices = _max_outputs(input, output_size, spatial_dims)
-    _run_max(True, input, values, indices, spatial_dims, threads)
-    return values, indices
+    _check(input, "input")
+    prepared = _forward_prepared(input, output_size, tuple(output_size), spatial_dims)
+    return _max_pool_prepared(input, prepared, spatial_dims, threads)
 
 
 _max_pool = torch.library.custom_op("adapool::adaptive_max_pool", _max_pool_cpu, mutates_args=())
@@ -309,9 +455,23 @@ def _max_pool_backward_cpu(
     spatial_dims: int,
     threads: int,
 ) -> Tensor:
+    dtype, source, result, fresh_zeros = _backward_prepared(
+        grad_output, input_size, input_strides, spatial_dims
+    )
     _check_indices(indices)
-    grad_input, zeroed = _gradient(grad_output, input_size, input_strides)
-    _run_max(False, grad_output, grad_input, indices, spatial_dims, threads, zeroed)
+    grad_input, zeroed = _gradient(grad_output, *result, fresh_zeros)
+    _core.run_max(
+        False,
+        dtype,
+        spatial_dims,
+        grad_output.data_ptr(),
+        *source,
+        grad_input.data_ptr(),
+        *result,
+        *_buffer(indices),
+        _thread_count(threads),
+        zeroed,
+    )
     return grad_input
 
 
@@ -407,6 +567,15 @@ def _threads(threads: Optional[int]) -> int:
     return threads
 
 
+# What _direct asks, looked up once: it runs on every call.
+_is_grad_enabled = torch.is_grad_enabled
+_is_compiling = torch.compiler.is_compiling
+_is_tracing = torch._C._is_tracing
+_dispatch_modes = torch._C._len_torch_dispatch_stack
+_function_modes = torch._C._is_torch_function_mode_enabled
+_functorch_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
+
+
 def _direct(input: Tensor) -> bool:
     """Whether a call may run the CPU kernel without the operator's dispatch
     (about 10 us of Python): a plain CPU tensor that autograd does not record,
@@ -414,17 +583,21 @@ def _direct(input: Tensor) -> bool:
     transforms, all of which need the operator."""
     return (
         type(input) is Tensor
-        and input.device.type == "cpu"
-        and not (input.requires_grad and torch.is_grad_enabled())
-        and not torch.compiler.is_compiling()
-        and not torch.jit.is_tracing()
-        and torch._C._len_torch_dispatch_stack() == 0
-        and not torch._C._is_torch_function_mode_enabled()
-        and not torch._C._functorch.is_functorch_wrapped_tensor(input)
+        and input.is_cpu
+        and not (input.requires_grad and _is_grad_enabled())
+        and not _is_compiling()
+        and not _is_tracing()
+        and not _dispatch_modes()
+        and not _function_modes()
+        and not _functorch_wrapped(input)
     )
 
 
 def _functional(input: Tensor, output_size: OutputSize, spatial_dims: int, threads) -> Tensor:
+    size_key = _size_key(output_size)
+    if size_key is not None and _direct(input):
+        prepared = _forward_prepared(input, output_size, size_key, spatial_dims)
+        return _pool_prepared(input, prepared, spatial_dims, _threads(threads))
     if not isinstance(input, Tensor):
         raise TypeError(f"input must be a torch.Tensor, got {type(input).__name__}")
     _check(input, "input")
@@ -454,6 +627,11 @@ def adaptive_avg_pool3d(input: Tensor, output_size: OutputSize, *, threads: Opti
 def _max_functional(
     input: Tensor, output_size: OutputSize, return_indices: bool, spatial_dims: int, threads
 ):
+    size_key = _size_key(output_size)
+    if size_key is not None and _direct(input):
+        prepared = _forward_prepared(input, output_size, size_key, spatial_dims)
+        values, indices = _max_pool_prepared(input, prepared, spatial_dims, _threads(threads))
+        return (values, indices) if return_indices else values
     if not isinstance(input, Tensor):
         raise TypeError(f"input must be a torch.Tensor, got {type(input).__name__}")
     _check(input, "input")

@@ -4,6 +4,7 @@ import copy
 import os
 import signal
 
+import numpy
 import pytest
 import torch
 import torch.nn.functional as F
@@ -214,6 +215,53 @@ def test_the_operator_runs_wherever_something_needs_it(monkeypatch):
     traced = torch.jit.trace(lambda t: at.adaptive_avg_pool2d(t, 3), x)
     assert "adapool::adaptive_avg_pool" in str(traced.graph)
     torch.testing.assert_close(traced(x * 2), expected * 2)
+
+
+def test_prepared_calls_follow_sizes_strides_and_types(monkeypatch):
+    """Direct calls take their arguments from at._PREPARED, keyed by sizes,
+    strides, dtype and output_size: each variant must still get its own
+    layout, checks and errors, also once the cache has started over."""
+    torch.manual_seed(5)
+    x = torch.randn(2, 6, 9, 7)
+    variants = [x, x.contiguous(memory_format=torch.channels_last), x.transpose(2, 3)]
+    for limit in (at._PREPARED_LIMIT, 3):
+        monkeypatch.setattr(at, "_PREPARED_LIMIT", limit)
+        at._PREPARED.clear()
+        for v in variants:
+            for size in (3, (4, 2), [4, None], (numpy.int64(2), 3)):
+                expected = F.adaptive_avg_pool2d(v, size)
+                got = at.adaptive_avg_pool2d(v, size)
+                torch.testing.assert_close(got, expected)
+                assert got.stride() == expected.stride()
+                values, indices = at.adaptive_max_pool2d(v, size, return_indices=True)
+                expected_values, expected_indices = F.adaptive_max_pool2d(v, size, True)
+                assert torch.equal(values, expected_values)
+                assert torch.equal(indices, expected_indices)
+                assert values.stride() == expected_values.stride() == indices.stride()
+            assert len(at._PREPARED) <= limit
+    # Equal to a cached key, but not a size: torch refuses these, so must adapool.
+    at.adaptive_avg_pool2d(x, 1)
+    at.adaptive_avg_pool2d(x, (3, 1))
+    for size in (True, 1.0, (3, True), (3, 1.0)):
+        with pytest.raises(TypeError, match="not an int"):
+            at.adaptive_avg_pool2d(x, size)
+        with pytest.raises(TypeError, match="not an int"):
+            at.adaptive_max_pool2d(x, size)
+    # Backward: one grad_output, gradients in two layouts.
+    grad_output = torch.randn(2, 6, 3, 3)
+    for v in variants[:2]:
+        size, strides = list(v.shape), list(v.stride())
+        expected = torch.ops.aten._adaptive_avg_pool2d_backward(grad_output, v)
+        got = at._avg_backward(grad_output, size, strides, 2, 1)
+        torch.testing.assert_close(got, expected)
+        assert got.stride() == v.stride()
+        _, indices = F.adaptive_max_pool2d(v, 3, True)
+        got = at._max_backward(grad_output, indices, size, strides, 2, 1)
+        expected = torch.ops.aten.adaptive_max_pool2d_backward(grad_output, v, indices)
+        assert torch.equal(got, expected)
+        assert got.stride() == v.stride()
+    with pytest.raises(TypeError, match="int64"):
+        at._max_backward(grad_output, indices.int(), size, strides, 2, 1)
 
 
 def test_errors_name_the_bad_value():
