@@ -36,6 +36,7 @@ std::vector<double> awkward_values(std::mt19937_64& rng, size_t count) {
   const double specials[] = {0.0,
                              -0.0,
                              1e-40,
+                             3e-310,  // subnormal as a double: its quotients too
                              -1e-8,
                              65504.0,
                              70000.0,
@@ -59,29 +60,36 @@ TEST(Targets, MicrokernelsMatchTheirScalarDefinitionsBitForBit) {
         Strided source({1, n}, LayoutKind::contiguous, 1, dtype);
         const std::vector<double> values = awkward_values(rng, static_cast<size_t>(n));
         for (int64_t i = 0; i < n; ++i) source.set(i, values[static_cast<size_t>(i)]);
-        std::vector<double> tile(static_cast<size_t>(n) + 1, -1.0);
-        load_scaled_row(dtype)(tile.data(), source.data(), n, 3.0);
-        for (int64_t i = 0; i < n; ++i) {
-          const double expected = source.get(i) / 3.0;
-          const double got = tile[static_cast<size_t>(i)];
-          ASSERT_TRUE(std::memcmp(&expected, &got, sizeof got) == 0 ||
-                      (std::isnan(expected) && std::isnan(got)))
-              << dtype_name(dtype) << " load n=" << n << " i=" << i;
-        }
-        EXPECT_EQ(tile[static_cast<size_t>(n)], -1.0) << "wrote past the row";
+        // Powers of two multiply by their exact reciprocal, others divide;
+        // 2^1023's reciprocal is subnormal, so it divides.
+        for (double divisor : {3.0, 7.0, 1.0, 2.0, 4.0, 64.0, 0.5, 0x1p1022, 0x1p1023}) {
+          std::vector<double> tile(static_cast<size_t>(n) + 1, -1.0);
+          load_scaled_row(dtype)(tile.data(), source.data(), n, divisor);
+          for (int64_t i = 0; i < n; ++i) {
+            const double expected = source.get(i) / divisor;
+            const double got = tile[static_cast<size_t>(i)];
+            ASSERT_TRUE(std::memcmp(&expected, &got, sizeof got) == 0 ||
+                        (std::isnan(expected) && std::isnan(got)))
+                << dtype_name(dtype) << " load n=" << n << " i=" << i << " / " << divisor;
+          }
+          EXPECT_EQ(tile[static_cast<size_t>(n)], -1.0) << "wrote past the row";
 
-        Strided destination({1, n}, LayoutKind::contiguous, 1, dtype);
-        store_scaled_row(dtype)(destination.data(), values.data(), n, 7.0);
-        Strided expected({1, n}, LayoutKind::contiguous, 1, dtype);
-        for (int64_t i = 0; i < n; ++i) expected.set(i, values[static_cast<size_t>(i)] / 7.0);
-        for (int64_t i = 0; i < n; ++i) {
-          const double want = expected.get(i);
-          const double got = destination.get(i);
-          ASSERT_TRUE(want == got || (std::isnan(want) && std::isnan(got)))
-              << dtype_name(dtype) << " store n=" << n << " i=" << i << ": " << got << " vs "
-              << want;
+          Strided destination({1, n}, LayoutKind::contiguous, 1, dtype);
+          store_scaled_row(dtype)(destination.data(), values.data(), n, divisor);
+          Strided expected({1, n}, LayoutKind::contiguous, 1, dtype);
+          for (int64_t i = 0; i < n; ++i) {
+            expected.set(i, values[static_cast<size_t>(i)] / divisor);
+          }
+          for (int64_t i = 0; i < n; ++i) {
+            const double want = expected.get(i);
+            const double got = destination.get(i);
+            ASSERT_TRUE(std::memcmp(&want, &got, sizeof got) == 0 ||
+                        (std::isnan(want) && std::isnan(got)))
+                << dtype_name(dtype) << " store n=" << n << " i=" << i << " / " << divisor << ": "
+                << got << " vs " << want;
+          }
+          EXPECT_TRUE(destination.outside_untouched());
         }
-        EXPECT_TRUE(destination.outside_untouched());
       }
     }
     // Gathered tiles equal loads of the same values; window sums add in order.
@@ -91,11 +99,14 @@ TEST(Targets, MicrokernelsMatchTheirScalarDefinitionsBitForBit) {
         Strided source({planes, columns}, LayoutKind::contiguous, 1, dtype);
         source.fill_random(rng);
         std::vector<double> tile(static_cast<size_t>(planes * columns));
-        gather_tile(dtype)(tile.data(), source.data(), columns, 1, planes, columns, 2.0);
-        for (int64_t j = 0; j < planes; ++j) {
-          for (int64_t k = 0; k < columns; ++k) {
-            ASSERT_EQ(tile[static_cast<size_t>(k * planes + j)], source.get(j * columns + k) / 2.0)
-                << dtype_name(dtype) << " gather planes=" << planes;
+        for (double divisor : {2.0, 3.0}) {
+          gather_tile(dtype)(tile.data(), source.data(), columns, 1, planes, columns, divisor);
+          for (int64_t j = 0; j < planes; ++j) {
+            for (int64_t k = 0; k < columns; ++k) {
+              ASSERT_EQ(tile[static_cast<size_t>(k * planes + j)],
+                        source.get(j * columns + k) / divisor)
+                  << dtype_name(dtype) << " gather planes=" << planes << " / " << divisor;
+            }
           }
         }
       }
