@@ -168,6 +168,63 @@ def test_large_gradients_on_fresh_memory_match_torch(layout):
         assert grads[0].numpy().sum() > 0
 
 
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_mid_sized_gradients_reuse_dead_ones_memory_and_match_torch(layout):
+    """Gradients from POOLED_RESULT_BYTES to LARGE_RESULT_BYTES take the memory
+    of a dead gradient of the same size (not cleared: max pooling's backward
+    must clear it itself); live ones never share memory."""
+    torch.manual_seed(6)
+    # 1.97 MB and 2.46 MB of float32: a size of its own for each layout, so
+    # that the pool holds no other block of it.
+    x = torch.randn(4 if layout == "contiguous" else 5, 64, 48, 40)
+    assert at.POOLED_RESULT_BYTES <= x.numel() * x.element_size() <= at.LARGE_RESULT_BYTES
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    size, strides = list(x.shape), list(x.stride())
+    values, indices = F.adaptive_max_pool2d(x, (5, 7), return_indices=True)
+    expected_max = torch.ops.aten.adaptive_max_pool2d_backward(torch.ones_like(values), x, indices)
+    expected_avg = torch.ops.aten._adaptive_avg_pool2d_backward(torch.ones_like(values), x)
+    first = at._avg_backward(torch.ones_like(values), size, strides, 2, 1)
+    second = at._max_backward(torch.ones_like(values), indices, size, strides, 2, 1)
+    assert first.data_ptr() != second.data_ptr()
+    torch.testing.assert_close(first, expected_avg)
+    assert torch.equal(second, expected_max)
+    address = first.data_ptr()
+    first.fill_(float("nan"))  # stale values where the next gradient lands
+    del first
+    third = at._max_backward(torch.ones_like(values), indices, size, strides, 2, 1)
+    fourth = at._avg_backward(torch.ones_like(values), size, strides, 2, 1)
+    assert third.data_ptr() == address
+    assert len({second.data_ptr(), third.data_ptr(), fourth.data_ptr()}) == 3
+    assert torch.equal(third, expected_max) and torch.equal(second, expected_max)
+    torch.testing.assert_close(fourth, expected_avg)
+    assert third.stride() == x.stride()
+    for _ in range(3):  # a training loop's backward, through autograd
+        leaf = x.clone().requires_grad_()
+        at.adaptive_max_pool2d(leaf, (5, 7)).sum().backward()
+        assert torch.equal(leaf.grad, expected_max)
+
+
+def test_the_result_pool_keeps_the_newest_blocks():
+    """_core.pooled_buffer hands out the memory of the newest dead block of
+    the same size (its old contents visible), never a live one, and makes
+    room for the newest by unmapping the oldest (fresh memory reads zero)."""
+    from adapool import _core
+
+    big = [_core.pooled_buffer(14 << 20) for _ in range(5)]  # more than the pool keeps
+    for block in big:
+        block[:] = 1
+    del big, block
+    small = _core.pooled_buffer(3 << 20)
+    small[-1] = 7
+    del small
+    again = _core.pooled_buffer(3 << 20)
+    assert again[-1] == 7
+    twin = _core.pooled_buffer(3 << 20)  # while `again` lives
+    assert twin[-1] == 0
+    assert again.ctypes.data != twin.ctypes.data
+
+
 @pytest.mark.filterwarnings("ignore:`torch.jit.trace` is deprecated:FutureWarning")
 def test_the_operator_runs_wherever_something_needs_it(monkeypatch):
     """Plain calls that autograd does not record run the kernel directly;
