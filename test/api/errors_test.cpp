@@ -454,6 +454,25 @@ TEST(Errors, MaxBackwardIndicesOutsideThePlane) {
   for (int i = 0; i < 4; ++i) EXPECT_EQ(dx[i], expected[i]) << i;
 }
 
+TEST(Errors, MaxBackwardNamesTheOutputCellOfABadIndexIn3d) {
+  // 2 channels of 4x5x6 -> 2x3x4: NCHW planes scatter as one line each, the
+  // cell named from the line's position. The bad index is at channel 1,
+  // output cell (1, 1, 2); channel 0 is fine.
+  const Layout grad_output = contiguous({2, 2, 3, 4});
+  const Layout grad_input = contiguous({2, 4, 5, 6});
+  std::vector<float> dy(2 * 24, 1.0f), dx(2 * 120);
+  std::vector<int64_t> indices(2 * 24, 0);
+  indices[24 + (1 * 3 + 1) * 4 + 2] = 120;
+  expect_error(
+      [&] {
+        Plan::max_backward(DType::f32, 3, grad_output, grad_output, grad_input)
+            .run(dy.data(), indices.data(), dx.data());
+      },
+      ErrorCode::invalid_argument,
+      {"indices value 120 at channel 1, output cell (1, 1, 2)",
+       "outside the input plane of 120 cells [4, 5, 6]"});
+}
+
 TEST(Errors, MaxBackwardReportsTheSameBadIndexForEveryThreadCount) {
   // 64 channels of 8 -> 3, with indices outside the plane in channels 21
   // and 50: every thread count names channel 21.
