@@ -168,6 +168,7 @@ def _thread_count(threads: int) -> int:
     return torch.get_num_threads() if threads == FOLLOW_TORCH else threads
 
 
+# The kernels alone, into results the caller made: bench.py's kernel-only timing.
 def _run(forward: bool, source: Tensor, destination: Tensor, spatial_dims: int, threads: int):
     _core.run(
         forward,
@@ -179,15 +180,16 @@ def _run(forward: bool, source: Tensor, destination: Tensor, spatial_dims: int, 
     )
 
 
-# What a forward call passes the kernel besides the data: the checks, the
-# result's sizes and strides and the core's arguments depend only on the
-# input's sizes, strides and dtype and on output_size, so they are worked out
-# once and kept in _PREPARED. Worked out afresh on every call, they cost more
+# What a call passes the kernel besides the data: the checks, the result's
+# sizes and strides and the core's arguments depend only on sizes, strides
+# and dtypes (and output_size, or the gradient's layout), so they are worked
+# out once and kept in _PREPARED. Worked out afresh on every call, they cost more
 # than a small kernel: run after the kernel has swept the caches, that Python
 # took 20-50 us a call in the benchmark's small cases, against 1-5 us warm.
 _PREPARED: Dict[tuple, tuple] = {}
 _PREPARED_LIMIT = 1024  # entries; the cache starts over when full
 _SIZE_TYPES = frozenset((int, type(None)))
+_SIZE_SEQUENCES = (tuple, list, torch.Size)  # torch.Size: x.shape[-2:]
 
 
 def _size_key(output_size: OutputSize) -> Optional[object]:
@@ -196,7 +198,7 @@ def _size_key(output_size: OutputSize) -> Optional[object]:
     is a size); None for anything else, which takes the unprepared path."""
     if type(output_size) is int:
         return output_size
-    if type(output_size) in (tuple, list) and _SIZE_TYPES.issuperset(map(type, output_size)):
+    if type(output_size) in _SIZE_SEQUENCES and _SIZE_TYPES.issuperset(map(type, output_size)):
         return tuple(output_size)
     return None
 
@@ -249,7 +251,6 @@ def _prepare_backward(
     """_PREPARED[key] for a backward, average or max: the core's dtype,
     grad_output's sizes and strides, grad_input's, and where grad_input's
     memory comes from (_gradient_memory)."""
-    _check(grad_output, "grad_output")
     result = (list(input_size), list(input_strides))
     prepared = (
         _DTYPES[grad_output.dtype],
@@ -300,6 +301,7 @@ def _pool_backward_cpu(
     spatial_dims: int,
     threads: int,
 ) -> Tensor:
+    _check(grad_output, "grad_output")  # the operator's callers reach here with any tensor
     dtype, source, result, memory = _backward_prepared(
         grad_output, input_size, input_strides, spatial_dims
     )
@@ -467,6 +469,7 @@ def _max_pool_backward_cpu(
     spatial_dims: int,
     threads: int,
 ) -> Tensor:
+    _check(grad_output, "grad_output")
     dtype, source, result, memory = _backward_prepared(
         grad_output, input_size, input_strides, spatial_dims
     )

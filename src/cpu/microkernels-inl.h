@@ -138,8 +138,8 @@ HWY_INLINE bool ExactReciprocal(double divisor) {
   return (bits & kMantissaBits) == 0 && exponent >= 1 && exponent <= 2045;
 }
 
-HWY_INLINE hn::Vec<D64> DivisorVector(double divisor) {
-  if (!ExactReciprocal(divisor)) return hn::Set(D64(), divisor);
+HWY_INLINE hn::Vec<D64> DivisorVector(double divisor, bool exact) {
+  if (!exact) return hn::Set(D64(), divisor);
   // 2^e with biased exponent b = e + 1023 -> 2^-e, biased 2046 - b.
   const auto bits = std::bit_cast<uint64_t>(divisor);
   const uint64_t exponent = (bits & kExponentBits) >> 52;
@@ -157,8 +157,8 @@ HWY_INLINE void LoadScaled(double* HWY_RESTRICT tile, const void* source, int64_
   const T* HWY_RESTRICT x = static_cast<const T*>(source);
   const D64 d64;
   const auto lanes = static_cast<int64_t>(hn::Lanes(d64));
-  const auto by = DivisorVector(divisor);
   const bool exact = ExactReciprocal(divisor);
+  const auto by = DivisorVector(divisor, exact);
   int64_t i = 0;
   if constexpr (kVectorFloat16 || !std::is_same_v<T, Half>) {
     if (divisor == 1.0) {
@@ -181,8 +181,8 @@ HWY_INLINE void StoreScaled(void* destination, const double* HWY_RESTRICT acc, i
   T* HWY_RESTRICT y = static_cast<T*>(destination);
   const D64 d64;
   const auto lanes = static_cast<int64_t>(hn::Lanes(d64));
-  const auto by = DivisorVector(divisor);
   const bool exact = ExactReciprocal(divisor);
+  const auto by = DivisorVector(divisor, exact);
   int64_t i = 0;
   if constexpr (std::is_same_v<T, double>) {
     for (; i + lanes <= n; i += lanes)
@@ -256,8 +256,8 @@ HWY_INLINE void Gather(double* HWY_RESTRICT tile, const void* source, int64_t co
     if (CanGather<T>(plane_stride)) {
       vector_planes = planes - planes % lanes;
       const auto offsets = PlaneOffsets<T>(plane_stride);
-      const auto by = DivisorVector(divisor);
       const bool exact = ExactReciprocal(divisor);
+      const auto by = DivisorVector(divisor, exact);
       for (int64_t k = 0; k < columns; ++k) {
         const T* column = x + k * column_stride;
         double* out = tile + k * planes;
@@ -667,8 +667,8 @@ HWY_INLINE void Scatter(void* destination, const double* HWY_RESTRICT tile, int6
     if (CanGather<T>(plane_stride)) {
       const hn::Rebind<T, D64> dt;
       const auto offsets = PlaneOffsets<T>(plane_stride);
-      const auto by = DivisorVector(divisor);
       const bool exact = ExactReciprocal(divisor);
+      const auto by = DivisorVector(divisor, exact);
       vector_planes = planes - planes % lanes;
       for (int64_t k = 0; k < columns; ++k) {
         for (int64_t j = 0; j < vector_planes; j += lanes) {

@@ -285,7 +285,7 @@ def test_prepared_calls_follow_sizes_strides_and_types(monkeypatch):
         monkeypatch.setattr(at, "_PREPARED_LIMIT", limit)
         at._PREPARED.clear()
         for v in variants:
-            for size in (3, (4, 2), [4, None], (numpy.int64(2), 3)):
+            for size in (3, (4, 2), [4, None], torch.Size([4, 2]), (numpy.int64(2), 3)):
                 expected = F.adaptive_avg_pool2d(v, size)
                 got = at.adaptive_avg_pool2d(v, size)
                 torch.testing.assert_close(got, expected)
