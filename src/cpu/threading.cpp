@@ -119,11 +119,11 @@ void run_rows(const PlanData& plan, const Buffers& buffers) {
   if (plan.rows == 0) return;
   // The plan's workspace, unless another caller is running this plan now.
   std::unique_lock<std::mutex> owner(*plan.workspace.busy, std::try_to_lock);
-  std::vector<double> own;
-  double* workspace = plan.workspace.values.data();
+  std::unique_ptr<double[]> own;
+  double* workspace = plan.workspace.values.get();
   if (!owner.owns_lock()) {
-    own.resize(plan.workspace.values.size());
-    workspace = own.data();
+    own = scratch(plan.workspace.size);
+    workspace = own.get();
   }
   const std::function<void(int)> share = [&](int t) {
     plan.kernel(plan, buffers, plan.split[t], plan.split[t + 1],

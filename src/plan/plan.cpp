@@ -6,6 +6,7 @@
 #include "error.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <thread>
 
 namespace adapool {
@@ -135,6 +136,14 @@ int effective_threads(const Options& options, int64_t rows, int64_t work) {
 }
 
 }  // namespace
+
+std::unique_ptr<double[]> scratch(size_t doubles) {
+  auto values = std::make_unique_for_overwrite<double[]>(doubles);
+#ifdef ADAPOOL_POISON_WORKSPACE
+  std::fill_n(values.get(), doubles, std::numeric_limits<double>::quiet_NaN());
+#endif
+  return values;
+}
 
 int64_t element_count(const Layout& layout) {
   int64_t count = 1;
@@ -356,7 +365,8 @@ PlanData make_plan(Direction direction, Reduction reduction, DType dtype, int sp
   }
   plan.kernel = select_kernel(direction, reduction, dtype);
   if (plan.rows > 0) {
-    plan.workspace.values.resize(static_cast<size_t>(plan.threads * plan.workspace_per_thread));
+    plan.workspace.size = static_cast<size_t>(plan.threads * plan.workspace_per_thread);
+    plan.workspace.values = scratch(plan.workspace.size);
   }
   return plan;
 }

@@ -52,10 +52,18 @@ using RowKernel = void (*)(const PlanData& plan, const Buffers& buffers, int64_t
 
 // Scratch space owned by a plan, so a run allocates nothing. A second caller
 // running the same plan at the same time finds it busy and uses its own.
+// Scratch memory, not cleared: every kernel writes what it reads first.
+// Clearing it cost more than small runs (5 us of a plan for 128 KiB), and
+// the Python extension makes a plan per call. Sanitizer builds fill it with
+// NaN instead (ADAPOOL_POISON_WORKSPACE), so that a kernel reading what it
+// did not write shows in the tests' results.
 struct Workspace {
-  std::vector<double> values;
+  std::unique_ptr<double[]> values;
+  size_t size = 0;  // doubles
   std::unique_ptr<std::mutex> busy = std::make_unique<std::mutex>();
 };
+
+std::unique_ptr<double[]> scratch(size_t doubles);
 
 // Byte offsets, relative to the data pointer, of the lowest and one past the
 // highest byte a view touches. Empty when the view has no elements.
