@@ -261,6 +261,20 @@ def _prepare_backward(
     return _remember(key, prepared)
 
 
+def _new_gradient(
+    grad_output: Tensor, input_size: List[int], input_strides: List[int], spatial_dims: int
+) -> tuple:
+    """A backward's core dtype, grad_output's and grad_input's sizes and
+    strides, a new grad_input, and whether it holds zeros. The operators'
+    callers reach the backwards with any tensor: grad_output is checked on
+    every call, not only when the call is prepared."""
+    _check(grad_output, "grad_output")
+    dtype, source, result, memory = _backward_prepared(
+        grad_output, input_size, input_strides, spatial_dims
+    )
+    return (dtype, source, result, *_gradient(grad_output, *result, memory))
+
+
 def _pool_prepared(
     input: Tensor, prepared: tuple, spatial_dims: int, threads: int
 ) -> Tensor:
@@ -301,11 +315,9 @@ def _pool_backward_cpu(
     spatial_dims: int,
     threads: int,
 ) -> Tensor:
-    _check(grad_output, "grad_output")  # the operator's callers reach here with any tensor
-    dtype, source, result, memory = _backward_prepared(
+    dtype, source, result, grad_input, _ = _new_gradient(
         grad_output, input_size, input_strides, spatial_dims
     )
-    grad_input, _ = _gradient(grad_output, *result, memory)
     _core.run(
         False,
         dtype,
@@ -469,12 +481,10 @@ def _max_pool_backward_cpu(
     spatial_dims: int,
     threads: int,
 ) -> Tensor:
-    _check(grad_output, "grad_output")
-    dtype, source, result, memory = _backward_prepared(
+    _check_indices(indices)
+    dtype, source, result, grad_input, zeroed = _new_gradient(
         grad_output, input_size, input_strides, spatial_dims
     )
-    _check_indices(indices)
-    grad_input, zeroed = _gradient(grad_output, *result, memory)
     _core.run_max(
         False,
         dtype,
