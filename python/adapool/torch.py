@@ -142,23 +142,23 @@ LARGE_RESULT_BYTES = 32 << 20
 _FROM_TORCH, _FROM_POOL, _FRESH_ZEROS = range(3)
 
 
-def _gradient_memory(like: Tensor, size: List[int], strides: List[int]) -> int:
-    """Where a gradient of these sizes and strides comes from (_gradient)."""
+def _gradient_memory(like: Tensor, size: List[int], strides: List[int]) -> Tuple[int, int]:
+    """Where a gradient of these sizes and strides comes from (_gradient),
+    and the bytes it spans."""
     span = 1 + sum((n - 1) * s for n, s in zip(size, strides)) if all(size) else 0
     bytes = span * like.element_size()
     if bytes < POOLED_RESULT_BYTES or min(strides, default=0) < 0:
-        return _FROM_TORCH
-    return _FRESH_ZEROS if bytes > LARGE_RESULT_BYTES else _FROM_POOL
+        return _FROM_TORCH, bytes
+    return (_FRESH_ZEROS if bytes > LARGE_RESULT_BYTES else _FROM_POOL), bytes
 
 
 def _gradient(
-    like: Tensor, size: List[int], strides: List[int], memory: int
+    like: Tensor, size: List[int], strides: List[int], memory: int, bytes: int
 ) -> Tuple[Tensor, bool]:
     """like.new_empty_strided(size, strides) on the memory _gradient_memory
-    chose, and whether it holds zeros."""
+    chose (spanning `bytes`), and whether it holds zeros."""
     if memory == _FROM_TORCH:
         return like.new_empty_strided(size, strides), False
-    bytes = (1 + sum((n - 1) * s for n, s in zip(size, strides))) * like.element_size()
     fresh = memory == _FRESH_ZEROS
     buffer = _core.zeroed_buffer(bytes) if fresh else _core.pooled_buffer(bytes)
     return torch.from_numpy(buffer).view(like.dtype).as_strided(size, strides), fresh
@@ -250,7 +250,7 @@ def _prepare_backward(
 ) -> tuple:
     """_PREPARED[key] for a backward, average or max: the core's dtype,
     grad_output's sizes and strides, grad_input's, and where grad_input's
-    memory comes from (_gradient_memory)."""
+    memory comes from with the bytes it spans (_gradient_memory)."""
     result = (list(input_size), list(input_strides))
     prepared = (
         _DTYPES[grad_output.dtype],
@@ -272,7 +272,7 @@ def _new_gradient(
     dtype, source, result, memory = _backward_prepared(
         grad_output, input_size, input_strides, spatial_dims
     )
-    return (dtype, source, result, *_gradient(grad_output, *result, memory))
+    return (dtype, source, result, *_gradient(grad_output, *result, *memory))
 
 
 def _pool_prepared(
