@@ -168,12 +168,18 @@ HWY_INLINE void MaxWindowAlongRows(const T* HWY_RESTRICT plane, const std::array
   *index = at;
 }
 
+// Channels-last windows up to this many bytes are walked a vector of planes
+// at a time, cell by cell; larger ones stream (MaxWindowLanes). Measured at
+// one thread: 56x56 -> 7x7 (64 KiB windows of 256 planes) 28.7 ms walked,
+// 22.2 ms streamed; VGG's 15x15 -> 7x7 (18 KiB) is faster walked.
+constexpr int64_t kRegisterWindowBytes = 32 << 10;
+
 // The same for lanes of planes that lie next to each other (plane stride
 // 1), a vector of them at a time; returns how many planes it did (a multiple
 // of the vector length). A small window is done a vector of planes at a
-// time with the running maxima in registers; a large one (more than fits
-// the caches for all planes) is streamed once, cell by cell, with the
-// running maxima of every plane in `scratch` (2 * planes doubles).
+// time with the running maxima in registers; a large one is streamed once,
+// kColumnsPerPass cells of a row at a time, with the running maxima of every
+// plane in `scratch` (2 * planes doubles).
 template <class T>
 HWY_INLINE int64_t MaxWindowLanes(const T* HWY_RESTRICT planes_first, int64_t planes,
                                   const std::array<int64_t, 5>& xs, const Window& wd,
@@ -221,7 +227,7 @@ HWY_INLINE int64_t MaxWindowLanes(const T* HWY_RESTRICT planes_first, int64_t pl
   };
   const int64_t window_bytes =
       wd.count() * wh.count() * ww.count() * planes * static_cast<int64_t>(sizeof(T));
-  if (window_bytes <= (int64_t{128} << 10)) {
+  if (window_bytes <= kRegisterWindowBytes) {
     for (int64_t j = 0; j < vectors; j += lanes) {
       auto best = hn::Set(dc, -std::numeric_limits<C>::infinity());
       auto where = hn::Set(di, start);
@@ -248,11 +254,14 @@ HWY_INLINE int64_t MaxWindowLanes(const T* HWY_RESTRICT planes_first, int64_t pl
     for (int64_t h = wh.begin; h < wh.end; ++h) {
       const T* line = planes_first + d * xs[2] + h * xs[3];
       const auto first = static_cast<I>((d * in_h + h) * in_w);
-      for (int64_t w = ww.begin; w < ww.end; ++w) {
+      for (int64_t w0 = ww.begin; w0 < ww.end; w0 += kColumnsPerPass) {
+        const int64_t w1 = std::min(ww.end, w0 + kColumnsPerPass);
         for (int64_t j = 0; j < vectors; j += lanes) {
           auto best = hn::LoadU(dc, best_all + j);
           auto where = hn::LoadU(di, where_all + j);
-          step(best, where, line + w * xs[4] + j, static_cast<I>(first + w));
+          for (int64_t w = w0; w < w1; ++w) {
+            step(best, where, line + w * xs[4] + j, static_cast<I>(first + w));
+          }
           hn::StoreU(best, dc, best_all + j);
           hn::StoreU(where, di, where_all + j);
         }
