@@ -190,6 +190,7 @@ void forward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, i
   const bool channels_last = xs[1] == 1 && ys[1] == 1;
   const int64_t widest_w = in_w / std::max<int64_t>(out_w, 1) + 2;  // >= any window's width
   const bool along_runs = forward_along_runs<T>(plan);
+  const bool cell_lanes = xs[4] == 1 && CellLanesPay<T>(plan.channels, in_w, out_w);
   for (int64_t row = first; row < last; ++row) {
     const int64_t oh = row % out_h;
     const int64_t od = (row / out_h) % out_d;
@@ -221,7 +222,11 @@ void forward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, i
       } else {
         const int64_t column_begin = window_begin(o0, in_w, out_w);
         const int64_t column_end = window_end(o1 - 1, in_w, out_w);
-        for (int64_t d = wd.begin; d < wd.end; ++d) {
+        if (cell_lanes) {
+          SumCellLanes<T>(sums, x + group.source_offset, {wd, wh, xs[2], xs[3]}, o0, o1, in_w,
+                          out_w, planes, xs[1]);
+        }
+        for (int64_t d = wd.begin; d < wd.end && !cell_lanes; ++d) {
           for (int64_t h = wh.begin; h < wh.end; ++h) {
             const T* line = x + group.source_offset + d * xs[2] + h * xs[3];
             // SumInput asks for the windows of o0, o0 + 1, ... in order.

@@ -185,28 +185,16 @@ TEST(Targets, PoolingMatchesTheReferenceAndIsIdenticalOnEveryTarget) {
   });
 }
 
-// A forward whose windows are long contiguous runs of NCHW planes (global
-// pooling above all) sums along the runs, transposing in registers: on
-// every target, every dtype and thread count, the bits of channels-last
-// input, whose planes are lanes already. Odd channel counts leave sets of
-// planes partial; run lengths leave columns past the last whole vector.
-TEST(Targets, RunsOfNchwPlanesGiveTheBitsOfChannelsLast) {
-  struct Shape {
-    int spatial;
-    std::vector<int64_t> in, out;
-  };
-  const Shape shapes[] = {
-      {2, {3, 37, 7, 7}, {3, 37, 1, 1}},        // ResNet-50 head: runs of 49
-      {2, {1, 19, 65, 65}, {1, 19, 1, 1}},      // PSPNet: runs of 4225
-      {1, {2, 21, 49}, {2, 21, 1}},             // Swin-T
-      {3, {2, 11, 2, 7, 7}, {2, 11, 1, 1, 1}},  // R3D-18: d slices follow each other too
-      {3, {1, 5, 3, 4, 6}, {1, 5, 2, 1, 1}},    // overlapping d windows of whole slices: one run
-      {3, {1, 5, 3, 4, 9}, {1, 5, 2, 2, 1}},    // overlapping d and h windows: one run per d
-      {2, {1, 7, 3, 17}, {1, 7, 2, 1}},         // overlapping h windows of whole rows
-      {2, {2, 9, 5, 200}, {2, 9, 2, 3}},        // windows of 66 or 67 columns
-      {1, {1, 3, 16}, {1, 3, 1}},               // the shortest run taken
-  };
-  const auto forward = [](const Shape& shape, DType dtype, const Dense& values,
+struct PoolShape {
+  int spatial;
+  std::vector<int64_t> in, out;
+};
+
+// Contiguous (NCHW) input pooled to either layout, with 1 and 3 threads,
+// gives the bits of channels-last input pooled by one thread (which matches
+// the reference), also where windows hold NaNs.
+void ExpectNchwGivesTheBitsOfChannelsLast(const std::vector<PoolShape>& shapes) {
+  const auto forward = [](const PoolShape& shape, DType dtype, const Dense& values,
                           LayoutKind in_layout, LayoutKind out_layout, int threads) {
     Strided input(shape.in, in_layout, shape.spatial, dtype);
     input.write(values);
@@ -220,7 +208,7 @@ TEST(Targets, RunsOfNchwPlanesGiveTheBitsOfChannelsLast) {
     return output.read();
   };
   for_each_target([&] {
-    for (const Shape& shape : shapes) {
+    for (const PoolShape& shape : shapes) {
       for (DType dtype : kDTypes) {
         std::mt19937_64 rng(13);
         Strided logical(shape.in, LayoutKind::contiguous, shape.spatial, dtype);
@@ -265,6 +253,57 @@ TEST(Targets, RunsOfNchwPlanesGiveTheBitsOfChannelsLast) {
         }
       }
     }
+  });
+}
+
+// A forward whose windows are long contiguous runs of NCHW planes (global
+// pooling above all) sums along the runs, transposing in registers: on
+// every target, every dtype and thread count, the bits of channels-last
+// input, whose planes are lanes already. Odd channel counts leave sets of
+// planes partial; run lengths leave columns past the last whole vector.
+TEST(Targets, RunsOfNchwPlanesGiveTheBitsOfChannelsLast) {
+  ExpectNchwGivesTheBitsOfChannelsLast({
+      {2, {3, 37, 7, 7}, {3, 37, 1, 1}},        // ResNet-50 head: runs of 49
+      {2, {1, 19, 65, 65}, {1, 19, 1, 1}},      // PSPNet: runs of 4225
+      {1, {2, 21, 49}, {2, 21, 1}},             // Swin-T
+      {3, {2, 11, 2, 7, 7}, {2, 11, 1, 1, 1}},  // R3D-18: d slices follow each other too
+      {3, {1, 5, 3, 4, 6}, {1, 5, 2, 1, 1}},    // overlapping d windows of whole slices: one run
+      {3, {1, 5, 3, 4, 9}, {1, 5, 2, 2, 1}},    // overlapping d and h windows: one run per d
+      {2, {1, 7, 3, 17}, {1, 7, 2, 1}},         // overlapping h windows of whole rows
+      {2, {2, 9, 5, 200}, {2, 9, 2, 3}},        // windows of 66 or 67 columns
+      {1, {1, 3, 16}, {1, 3, 1}},               // the shortest run taken
+  });
+}
+
+// Few planes with windows of 4 columns or more: output cells as the lanes
+// (SumCellLanes).
+TEST(Targets, CellLanesOfFewNchwPlanesGiveTheBitsOfChannelsLast) {
+  ExpectNchwGivesTheBitsOfChannelsLast({
+      {2, {1, 3, 50, 333}, {1, 3, 7, 37}},      // an RGB image: 9-10 columns, cells left over
+      {2, {2, 1, 9, 64}, {2, 1, 2, 16}},        // 4 columns; the last 8 cells would read past
+      {1, {2, 7, 200}, {2, 7, 9}},              // 7 planes, 22-23 columns: three loads a run
+      {1, {1, 5, 37}, {1, 5, 9}},               // overlapping windows of 4-5 columns
+      {3, {1, 2, 3, 5, 90}, {1, 2, 2, 3, 10}},  // overlapping d and h windows: several lines
+  });
+}
+
+// The last cells of a line load whole vectors of columns: where those would
+// pass the line's end, the cells go one by one. Here the line ends the input,
+// stored in a buffer of its exact size, which sanitizer builds guard.
+TEST(Targets, CellLanesReadNothingPastTheInput) {
+  const std::vector<int64_t> in_shape = {1, 1, 9, 64};
+  const std::vector<int64_t> out_shape = {1, 1, 2, 16};
+  Dense values(in_shape);
+  for (size_t i = 0; i < values.values.size(); ++i) {
+    values.values[i] = static_cast<double>(i % 13) - 6.0;  // exact in float
+  }
+  const std::vector<float> input(values.values.begin(), values.values.end());
+  const Dense want = reference_forward(values, 2, out_shape);
+  for_each_target([&] {
+    Strided got(out_shape, LayoutKind::contiguous, 2, DType::f32);
+    adaptive_avg_pool(DType::f32, 2, Layout::contiguous(in_shape), input.data(), got.layout(),
+                      got.data());
+    ASSERT_EQ(compare(got.read(), want, DType::f32), "");
   });
 }
 
