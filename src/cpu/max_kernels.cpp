@@ -168,6 +168,25 @@ HWY_INLINE void MaxWindowAlongRows(const T* HWY_RESTRICT plane, const std::array
   *index = at;
 }
 
+// Lanes of flat indices stored as int64 at `to`: int32 lanes (float) widened
+// in two halves, one by one on the scalar target.
+template <class DI>
+HWY_INLINE void StoreIndices(DI di, hn::Vec<DI> where, int64_t* HWY_RESTRICT to) {
+  using I = hn::TFromD<DI>;
+  if constexpr (sizeof(I) == sizeof(int64_t)) {
+    hn::StoreU(where, di, reinterpret_cast<I*>(to));
+  } else {
+#if HWY_TARGET == HWY_SCALAR
+    to[0] = hn::GetLane(where);
+#else
+    const hn::Half<DI> dh;
+    const hn::Rebind<int64_t, decltype(dh)> d64;
+    hn::StoreU(hn::PromoteTo(d64, hn::LowerHalf(dh, where)), d64, to);
+    hn::StoreU(hn::PromoteTo(d64, hn::UpperHalf(dh, where)), d64, to + hn::Lanes(d64));
+#endif
+  }
+}
+
 // Channels-last windows up to this many bytes are walked a vector of planes
 // at a time, cell by cell; larger ones stream (MaxWindowLanes). Measured at
 // one thread: 56x56 -> 7x7 (64 KiB windows of 256 planes) 28.7 ms walked,
@@ -220,7 +239,9 @@ HWY_INLINE int64_t MaxWindowLanes(const T* HWY_RESTRICT planes_first, int64_t pl
       hn::Store(best, dc, values);
       for (int64_t k = 0; k < lanes; ++k) y[(j + k) * y_plane_stride] = NarrowTo<T>(values[k]);
     }
-    if (indices != nullptr) {
+    if (indices != nullptr && indices_plane_stride == 1) {
+      StoreIndices(di, where, indices + j);
+    } else if (indices != nullptr) {
       hn::Store(where, di, wheres);
       for (int64_t k = 0; k < lanes; ++k) indices[(j + k) * indices_plane_stride] = wheres[k];
     }
