@@ -106,6 +106,13 @@ int64_t output_count(const PlanData& plan, int d, int64_t o) {
 // PSPNet 65 -> 6) and 1.3-1.6x faster up to 24 KiB (VGG 14/15 -> 7).
 constexpr int64_t kCellWindowBytes = 32 << 10;
 
+// The forward's sums of one chunk of a row (cells times planes, in double)
+// stay within this many bytes, a third of L1, with room for the input they
+// add. PSPNet's 65 -> 6 channels-last (6 cells of 1024 planes, 48 KiB
+// uncapped) took 12.4-19.4 ms at two threads from one run to the next, and
+// 12.3-12.6 ms with the cap; at one thread 25.0-25.8 against 25.6-26.2 ms.
+constexpr int64_t kChunkSumsBytes = 16 << 10;
+
 // Windows at least this many columns long are summed as runs (SumRuns)
 // when planes are not contiguous: shorter ones waste most of a transpose.
 // Windows of part of a row need more: each run's columns past the last
@@ -196,7 +203,9 @@ void forward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, i
     const int64_t od = (row / out_h) % out_d;
     const Group group = group_of(plan, row / out_h / out_d);
     const int64_t planes = group.planes;
-    const int64_t chunk = plan.chunk_columns * plan.group_planes / planes;
+    const int64_t chunk = std::max<int64_t>(
+        1, std::min(plan.chunk_columns * plan.group_planes / planes,
+                    kChunkSumsBytes / (planes * static_cast<int64_t>(sizeof(double)))));
     double* sums = workspace;
     const Window wd = output_window(plan, 0, od);
     const Window wh = output_window(plan, 1, oh);

@@ -461,14 +461,6 @@ HWY_INLINE void PoolCellChannelsLast(Out* HWY_RESTRICT out, const In* HWY_RESTRI
   }
 }
 
-// Runs: for planes whose windows are contiguous in memory (NCHW), each
-// plane's run arrives as contiguous vectors, one per plane, transposed in
-// registers so that the planes are the lanes again: N planes by N columns
-// at a time, the N transposed vectors added in column order. Each lane
-// still adds its own plane's elements one after another, so the sums are
-// those of SumInput, bit for bit. float16 needs the vector conversions
-// SumInput's loads need (kVectorFloat16). Arrays of vectors need a lane
-// count known at compile time: scalable targets (SVE, RVV) keep SumInput.
 // Where the lines of one row of windows lie in a plane: line (d, h) at
 // d * d_stride + h * h_stride, for d in wd, then h in wh.
 struct WindowLines {
@@ -490,6 +482,14 @@ HWY_INLINE double SumAlongLines(double a, const T* plane, const WindowLines& lin
   return a;
 }
 
+// Runs: for planes whose windows are contiguous in memory (NCHW), each
+// plane's run arrives as contiguous vectors, one per plane, transposed in
+// registers so that the planes are the lanes again: N planes by N columns
+// at a time, the N transposed vectors added in column order. Each lane
+// still adds its own plane's elements one after another, so the sums are
+// those of SumInput, bit for bit. float16 needs the vector conversions
+// SumInput's loads need (kVectorFloat16). Arrays of vectors need a lane
+// count known at compile time: scalable targets (SVE, RVV) keep SumInput.
 #if HWY_HAVE_SCALABLE
 template <class T>
 constexpr bool kTransposedRuns = false;
@@ -533,7 +533,7 @@ constexpr bool kTransposedRuns = kVectorFloat16 || !std::is_same_v<T, Half>;
 template <class T>
 HWY_INLINE bool CellLanesPay(int64_t planes, int64_t in, int64_t out) {
   const auto lanes = static_cast<int64_t>(hn::Lanes(D64()));
-  return kTransposedRuns<T> && lanes >= 4 && planes < lanes && in / out >= 4;
+  return kTransposedRuns<T> && lanes >= 4 && planes < lanes && out > 0 && in / out >= 4;
 }
 
 #if !HWY_HAVE_SCALABLE
