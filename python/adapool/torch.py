@@ -627,7 +627,7 @@ def _functional(input: Tensor, output_size: OutputSize, spatial_dims: int, threa
     size_key = output_size if type(output_size) is int else _size_key(output_size)
     if size_key is not None and _direct(input):
         prepared = _forward_prepared(input, output_size, size_key, spatial_dims)
-        count = _get_num_threads() if threads is None else _thread_count(_threads(threads))
+        count = _get_num_threads() if threads is None else _threads(threads)
         return _pool_prepared(input, prepared, spatial_dims, count)
     if not isinstance(input, Tensor):
         raise TypeError(f"input must be a torch.Tensor, got {type(input).__name__}")
@@ -661,7 +661,7 @@ def _max_functional(
     size_key = output_size if type(output_size) is int else _size_key(output_size)
     if size_key is not None and _direct(input):
         prepared = _forward_prepared(input, output_size, size_key, spatial_dims)
-        count = _get_num_threads() if threads is None else _thread_count(_threads(threads))
+        count = _get_num_threads() if threads is None else _threads(threads)
         values, indices = _max_pool_prepared(input, prepared, spatial_dims, count)
         return (values, indices) if return_indices else values
     if not isinstance(input, Tensor):

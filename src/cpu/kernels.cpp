@@ -17,9 +17,12 @@
 // that a forward whose windows are long contiguous runs of each plane
 // (NCHW global pooling above all) loads each plane's run as vectors and
 // transposes them in registers (sum_runs), the planes still the lanes and
-// each plane's sum still in order. Rows are
-// chunked so that any row length fits the plan's fixed workspace, which
-// keeps the order: chunks run left to right.
+// each plane's sum still in order, and NCHW input with fewer planes than
+// lanes takes the output cells as the lanes instead (SumCellLanes), each
+// cell's sum still in order. Wide channels-last windows go a few columns at
+// a time for all planes (kColumnsPerPass). Rows are chunked so that any row
+// length fits the plan's fixed workspace (the forward's sums within
+// kChunkSumsBytes of it), which keeps the order: chunks run left to right.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "cpu/kernels.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -113,6 +116,13 @@ constexpr int64_t kCellWindowBytes = 32 << 10;
 // 12.3-12.6 ms with the cap; at one thread 25.0-25.8 against 25.6-26.2 ms.
 constexpr int64_t kChunkSumsBytes = 16 << 10;
 
+// The most cells of `planes` planes a forward chunk holds (kChunkSumsBytes):
+// at least 1, and whole vectors of cells for SumCellLanes where there are 8.
+int64_t chunk_cap(int64_t planes) {
+  const int64_t cells = kChunkSumsBytes / (planes * static_cast<int64_t>(sizeof(double)));
+  return cells >= 8 ? cells - cells % 8 : std::max<int64_t>(cells, 1);
+}
+
 // Windows at least this many columns long are summed as runs (SumRuns)
 // when planes are not contiguous: shorter ones waste most of a transpose.
 // Windows of part of a row need more: each run's columns past the last
@@ -197,15 +207,14 @@ void forward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, i
   const bool channels_last = xs[1] == 1 && ys[1] == 1;
   const int64_t widest_w = in_w / std::max<int64_t>(out_w, 1) + 2;  // >= any window's width
   const bool along_runs = forward_along_runs<T>(plan);
-  const bool cell_lanes = xs[4] == 1 && CellLanesPay<T>(plan.channels, in_w, out_w);
+  const bool cell_lanes = CellLanesPay<T>(plan.channels, in_w, out_w, xs[4]);
   for (int64_t row = first; row < last; ++row) {
     const int64_t oh = row % out_h;
     const int64_t od = (row / out_h) % out_d;
     const Group group = group_of(plan, row / out_h / out_d);
     const int64_t planes = group.planes;
-    const int64_t chunk = std::max<int64_t>(
-        1, std::min(plan.chunk_columns * plan.group_planes / planes,
-                    kChunkSumsBytes / (planes * static_cast<int64_t>(sizeof(double)))));
+    const int64_t chunk =
+        std::min(plan.chunk_columns * plan.group_planes / planes, chunk_cap(planes));
     double* sums = workspace;
     const Window wd = output_window(plan, 0, od);
     const Window wh = output_window(plan, 1, oh);
@@ -228,14 +237,13 @@ void forward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, i
       std::fill(sums, sums + (o1 - o0) * planes, 0.0);
       if (along_runs) {
         sum_runs(plan, sums, x + group.source_offset, wd, wh, o0, o1, planes);
+      } else if (cell_lanes) {
+        SumCellLanes<T>(sums, x + group.source_offset, {wd, wh, xs[2], xs[3]}, o0, o1, in_w, out_w,
+                        planes, xs[1]);
       } else {
         const int64_t column_begin = window_begin(o0, in_w, out_w);
         const int64_t column_end = window_end(o1 - 1, in_w, out_w);
-        if (cell_lanes) {
-          SumCellLanes<T>(sums, x + group.source_offset, {wd, wh, xs[2], xs[3]}, o0, o1, in_w,
-                          out_w, planes, xs[1]);
-        }
-        for (int64_t d = wd.begin; d < wd.end && !cell_lanes; ++d) {
+        for (int64_t d = wd.begin; d < wd.end; ++d) {
           for (int64_t h = wh.begin; h < wh.end; ++h) {
             const T* line = x + group.source_offset + d * xs[2] + h * xs[3];
             // SumInput asks for the windows of o0, o0 + 1, ... in order.

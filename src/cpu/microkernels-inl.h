@@ -301,9 +301,9 @@ HWY_INLINE void SumBlock(double* HWY_RESTRICT sums, int64_t count, const Load& l
   if (kVectors > 3) hn::StoreU(a3, d64, sums + 3 * lanes);
 }
 
-// A window's columns are summed this many at a time for all the planes, then
-// the next ones: a few streams along the columns, not one for each column.
-// Each block of planes walking a whole wide window instead read channels-last
+// A channels-last window's columns are summed this many at a time for all the
+// planes, then the next ones: a few streams along the columns, not one for
+// each column. Each block of planes walking a whole wide window instead read
 // columns a row's stride apart (8 KiB for 2048 float channels), which the
 // stride prefetchers do not follow. Measured in C++ at one thread, PSPNet's
 // channels-last forwards (reading their 277 MB alone takes 20 ms): 65 -> 1
@@ -316,11 +316,13 @@ constexpr int64_t kColumnsPerPass = 4;
 // summed into sums[cell][0..planes): vector_load(w, j) loads the vector of
 // column w at plane j; scalar_load(w, j) one value. Planes that do not fill
 // a vector go one by one. window_of(i) is asked once per cell, in
-// increasing i. Every sum still adds its columns in order.
+// increasing i. `passes`: kColumnsPerPass columns at a time for all planes
+// (channels-last input), else each block of planes through the whole
+// window. Every sum adds its columns in order either way.
 template <class WindowOf, class VectorLoad, class ScalarLoad>
 HWY_INLINE void SumCells(double* HWY_RESTRICT sums, const WindowOf& window_of, int64_t cells,
                          int64_t column_begin, int64_t column_end, int64_t planes,
-                         int64_t vector_planes, const VectorLoad& vector_load,
+                         int64_t vector_planes, bool passes, const VectorLoad& vector_load,
                          const ScalarLoad& scalar_load) {
   const D64 d64;
   const auto lanes = static_cast<int64_t>(hn::Lanes(d64));
@@ -330,8 +332,9 @@ HWY_INLINE void SumCells(double* HWY_RESTRICT sums, const WindowOf& window_of, i
     const int64_t end = std::min(window.end, column_end);
     if (begin >= end) continue;
     double* cell = sums + i * planes;
-    for (int64_t w0 = begin; w0 < end; w0 += kColumnsPerPass) {
-      const int64_t count = std::min(end - w0, kColumnsPerPass);
+    const int64_t per_pass = passes ? kColumnsPerPass : end - begin;
+    for (int64_t w0 = begin; w0 < end; w0 += per_pass) {
+      const int64_t count = std::min(end - w0, per_pass);
       int64_t j = 0;
       for (; j + 4 * lanes <= vector_planes; j += 4 * lanes) {
         SumBlock<4>(cell + j, count,
@@ -357,7 +360,7 @@ HWY_INLINE void SumWindows(double* HWY_RESTRICT sums, const double* HWY_RESTRICT
   const D64 d64;
   const double* origin = tile - tile_begin * planes;
   SumCells(
-      sums, window_of, cells, tile_begin, tile_end, planes, planes,
+      sums, window_of, cells, tile_begin, tile_end, planes, planes, false,
       [&](int64_t w, int64_t j) { return hn::LoadU(d64, origin + w * planes + j); },
       [&](int64_t w, int64_t j) { return origin[w * planes + j]; });
 }
@@ -378,7 +381,7 @@ HWY_INLINE void SumInput(double* HWY_RESTRICT sums, const void* source, const Wi
   if constexpr (kVectorFloat16 || !std::is_same_v<T, Half>) {
     if (plane_stride == 1) {
       SumCells(
-          sums, window_of, cells, column_begin, column_end, planes, whole,
+          sums, window_of, cells, column_begin, column_end, planes, whole, true,
           [&](int64_t w, int64_t j) { return LoadWide(d64, x + w * column_stride + j); }, scalar);
       return;
     }
@@ -387,7 +390,7 @@ HWY_INLINE void SumInput(double* HWY_RESTRICT sums, const void* source, const Wi
     if (CanGather<T>(plane_stride)) {
       const auto offsets = PlaneOffsets<T>(plane_stride);
       SumCells(
-          sums, window_of, cells, column_begin, column_end, planes, whole,
+          sums, window_of, cells, column_begin, column_end, planes, whole, false,
           [&](int64_t w, int64_t j) {
             return GatherWide(x + w * column_stride + j * plane_stride, offsets);
           },
@@ -396,7 +399,7 @@ HWY_INLINE void SumInput(double* HWY_RESTRICT sums, const void* source, const Wi
     }
   }
   SumCells(
-      sums, window_of, cells, column_begin, column_end, planes, 0,
+      sums, window_of, cells, column_begin, column_end, planes, 0, false,
       [&](int64_t, int64_t) { return hn::Zero(d64); }, scalar);
 }
 
@@ -526,14 +529,17 @@ template <class T>
 constexpr bool kTransposedRuns = kVectorFloat16 || !std::is_same_v<T, Half>;
 #endif
 
-// Whether SumCellLanes beats SumInput: fewer planes than SumInput's lanes,
-// which it would add one by one, and windows of at least 4 columns (a
-// transposed load brings 8 of each). 1080p -> 224x224, 3 planes, windows of
+// Whether SumCellLanes beats SumInput along rows of `in` columns (step
+// column_stride) pooled to `out`: fewer planes than SumInput's lanes, which
+// it would add one by one, contiguous rows, at least one vector of output
+// cells, and windows of at least 4 columns (a transposed load brings N of
+// each: 8 on AVX-512, 4 on AVX2). 1080p -> 224x224, 3 planes, windows of
 // 9-10 columns: see SumCellLanes.
 template <class T>
-HWY_INLINE bool CellLanesPay(int64_t planes, int64_t in, int64_t out) {
+HWY_INLINE bool CellLanesPay(int64_t planes, int64_t in, int64_t out, int64_t column_stride) {
   const auto lanes = static_cast<int64_t>(hn::Lanes(D64()));
-  return kTransposedRuns<T> && lanes >= 4 && planes < lanes && out > 0 && in / out >= 4;
+  return kTransposedRuns<T> && lanes >= 4 && planes < lanes && column_stride == 1 && out >= lanes &&
+         in / out >= 4;
 }
 
 #if !HWY_HAVE_SCALABLE
@@ -719,10 +725,10 @@ HWY_INLINE void SumRuns(double* HWY_RESTRICT sums, const void* source, int64_t l
 // plane_stride): N cells as the lanes, each adding its own window's columns
 // in order from transposed loads of N runs, line after line, so every sum is
 // SumInput's, bit for bit (NaN or not; which NaN, SumInput does not fix
-// either). For planes too few to fill SumInput's lanes (planes < N), which
-// it adds one by one: 1080p -> 224x224 NCHW, 3 planes, windows of 9-10 columns, took
-// 5.1-5.5 ms that way and 2.65 ms this way (C++, one thread). Cells whose loads
-// would pass the line's end go one by one.
+// either). For planes too few to fill SumInput's lanes, which it adds one
+// by one (CellLanesPay; planes < N, which the arrays below rely on): 1080p -> 224x224 NCHW, 3
+// planes, windows of 9-10 columns, took 5.1-5.5 ms that way and 2.65 ms this way (C++, one thread).
+// Cells whose loads would pass the line's end go one by one.
 template <class T>
 HWY_INLINE void SumCellLanes(double* HWY_RESTRICT sums, const void* source,
                              const WindowLines& lines, int64_t o0, int64_t o1, int64_t in,
@@ -824,7 +830,7 @@ HWY_INLINE void Scatter(void* destination, const double* HWY_RESTRICT tile, int6
     }
   }
   for (int64_t k = 0; k < columns; ++k) {
-    for (int64_t j = vector_planes - vector_planes % lanes; j < planes; ++j) {
+    for (int64_t j = vector_planes; j < planes; ++j) {
       y[k * column_stride + j * plane_stride] = StoreScalar<T>(tile[k * planes + j] / divisor);
     }
   }

@@ -318,7 +318,9 @@ PlanData make_plan(Direction direction, Reduction reduction, DType dtype, int sp
   plan.chunk_columns =
       std::clamp<int64_t>(std::max(plan.in_sizes[2], plan.out_sizes[2]), 1,
                           std::max<int64_t>(1, kWorkspaceColumns / plan.group_planes));
-  // Max pooling's forward keeps the running maxima and indices of a group's
+  // Average pooling's backward keeps a chunk's shares and sums there (its
+  // forward uses less: kernels.cpp caps a chunk's sums at 16 KiB). Max
+  // pooling's forward keeps the running maxima and indices of a group's
   // planes there when a window is too large for registers; its backward
   // needs none.
   plan.workspace_per_thread = !max      ? 2 * plan.chunk_columns * plan.group_planes

@@ -276,13 +276,15 @@ TEST(Targets, RunsOfNchwPlanesGiveTheBitsOfChannelsLast) {
 }
 
 // Few planes with windows of 4 columns or more: output cells as the lanes
-// (SumCellLanes).
+// (SumCellLanes; on AVX2, 4 lanes, the shapes of 5 and 7 planes keep
+// SumInput).
 TEST(Targets, CellLanesOfFewNchwPlanesGiveTheBitsOfChannelsLast) {
   ExpectNchwGivesTheBitsOfChannelsLast({
-      {2, {1, 3, 50, 333}, {1, 3, 7, 37}},      // an RGB image: 9-10 columns, cells left over
-      {2, {2, 1, 9, 64}, {2, 1, 2, 16}},        // 4 columns; the last 8 cells would read past
-      {1, {2, 7, 200}, {2, 7, 9}},              // 7 planes, 22-23 columns: three loads a run
-      {1, {1, 5, 37}, {1, 5, 9}},               // overlapping windows of 4-5 columns
+      {2, {1, 3, 50, 333}, {1, 3, 7, 37}},  // an RGB image: 9-10 columns, cells left over
+      {2, {2, 1, 9, 64}, {2, 1, 2, 16}},    // 4 columns; the last 8 cells would read past (AVX-512)
+      {1, {1, 3, 2800}, {1, 3, 700}},       // chunks of 680 cells: a chunk starting mid-row
+      {1, {2, 7, 200}, {2, 7, 9}},          // 7 planes, 22-23 columns: three loads a run
+      {1, {1, 5, 37}, {1, 5, 9}},           // overlapping windows of 4-5 columns
       {3, {1, 2, 3, 5, 90}, {1, 2, 2, 3, 10}},  // overlapping d and h windows: several lines
   });
 }
