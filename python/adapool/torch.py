@@ -621,8 +621,8 @@ def _direct(input: Tensor) -> bool:
 
 # The functionals' common call (an int output_size, threads=None) takes as few
 # Python calls as it can: run after a kernel has swept the caches, as in a
-# model, each call cost 1-3 us, and the four this saves were 6-8 us of a 220 us
-# call (Swin-T's head, NCHW).
+# model, each call cost 1-3 us. An int skips _size_key, threads=None skips
+# _threads and _thread_count.
 def _functional(input: Tensor, output_size: OutputSize, spatial_dims: int, threads) -> Tensor:
     size_key = output_size if type(output_size) is int else _size_key(output_size)
     if size_key is not None and _direct(input):
