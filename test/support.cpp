@@ -2,6 +2,7 @@
 
 #include "cpu/half.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -324,8 +325,9 @@ MaxResult reference_max_forward(const Dense& x, int spatial_dims,
 }
 
 Dense reference_max_backward(const Dense& dy, const Dense& indices, int spatial_dims,
-                             const std::vector<int64_t>& in_shape, DType dtype) {
+                             const std::vector<int64_t>& in_shape, DType dtype, double start) {
   Dense dx(in_shape);
+  std::fill(dx.values.begin(), dx.values.end(), start);
   const Split in = split(in_shape, spatial_dims);
   const Split out = split(dy.shape, spatial_dims);
   for (int64_t p = 0; p < in.planes; ++p) {

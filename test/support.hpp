@@ -81,9 +81,10 @@ struct MaxResult {
 MaxResult reference_max_forward(const Dense& x, int spatial_dims,
                                 const std::vector<int64_t>& out_shape);
 // grad_input: every output's gradient added at its index, in output order,
-// rounding to dtype after each addition (PyTorch's scatter).
+// rounding to dtype after each addition (PyTorch's scatter), to cells that
+// start at `start` (Options::destination_zeroed adds to what dx holds).
 Dense reference_max_backward(const Dense& dy, const Dense& indices, int spatial_dims,
-                             const std::vector<int64_t>& in_shape, DType dtype);
+                             const std::vector<int64_t>& in_shape, DType dtype, double start = 0.0);
 
 // "" when `got` matches `expected` (rounded to dtype) within one unit in the
 // last place of dtype; otherwise a description of the first mismatch.

@@ -29,6 +29,14 @@ constexpr int64_t window_count(int64_t o, int64_t in, int64_t out) noexcept {
   return window_end(o, in, out) - window_begin(o, in, out);
 }
 
+// A bound on window_count(o, in, out) over every o: with in = q * out + r,
+// a window holds exactly q cells where r == 0, and otherwise fewer than
+// in / out + 2 (end rounds in / out cells' span up, begin rounds down), so at
+// most q + 2; output larger than input gives 1 or 2. Same preconditions.
+constexpr int64_t window_count_bound(int64_t in, int64_t out) noexcept {
+  return in / out + (in % out == 0 ? 0 : 2);
+}
+
 // True when in * out (the largest product the rule forms) fits in int64.
 constexpr bool window_arithmetic_fits(int64_t in, int64_t out) noexcept {
   int64_t product = 0;

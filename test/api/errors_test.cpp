@@ -2,6 +2,7 @@
 // names the bad value. Every one is rejected before data is touched (the
 // pointers given are never valid to read).
 #include <adapool/adapool.hpp>
+#include <adapool/windows.hpp>
 
 #include <gtest/gtest.h>
 
@@ -471,6 +472,36 @@ TEST(Errors, MaxBackwardNamesTheOutputCellOfABadIndexIn3d) {
       ErrorCode::invalid_argument,
       {"indices value 120 at channel 1, output cell (1, 1, 2)",
        "outside the input plane of 120 cells [4, 5, 6]"});
+}
+
+TEST(Errors, MaxBackwardNamesABadIndexOfChannelsLastVectors) {
+  // 20 channels-last planes of 5x5 -> 13x13 (masked vectors of planes and,
+  // past the last whole vector, one plane at a time): a bad index at output
+  // cell (2, 9) of a channel in the first vector and of the last channel,
+  // negative or 2^32 above the window's first cell (whose low half names it).
+  const std::vector<int64_t> out_sizes{1, 20, 13, 13}, in_sizes{1, 20, 5, 5};
+  const Layout grad_output = Layout::channels_last(out_sizes, 2);
+  const Layout grad_input = Layout::channels_last(in_sizes, 2);
+  std::vector<float> dy(20 * 169, 1.0f), dx(20 * 25);
+  std::vector<int64_t> indices(20 * 169);
+  for (int64_t o = 0; o < 169; ++o) {  // the first cell of each window
+    const int64_t first = window_begin(o / 13, 5, 13) * 5 + window_begin(o % 13, 5, 13);
+    for (int c = 0; c < 20; ++c) indices[o * 20 + c] = first;
+  }
+  const Plan plan = Plan::max_backward(DType::f32, 2, grad_output, grad_output, grad_input);
+  plan.run(dy.data(), indices.data(), dx.data());  // all good
+  const int64_t at = (2 * 13 + 9) * 20;
+  for (int channel : {3, 19}) {
+    for (int64_t bad : {int64_t{-7}, (int64_t{1} << 32) + indices[at]}) {
+      std::vector<int64_t> wrong = indices;
+      wrong[at + channel] = bad;
+      expect_error([&] { plan.run(dy.data(), wrong.data(), dx.data()); },
+                   ErrorCode::invalid_argument,
+                   {("indices value " + std::to_string(bad) + " at batch 0, channel " +
+                     std::to_string(channel) + ", output cell (2, 9)")
+                        .c_str()});
+    }
+  }
 }
 
 TEST(Errors, MaxBackwardReportsTheSameBadIndexForEveryThreadCount) {

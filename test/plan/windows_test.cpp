@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace adapool {
@@ -52,6 +53,26 @@ TEST(Windows, MatchTextbookDefinitionAndCoverTheInput) {
       EXPECT_EQ(cells.back().end, in);
     }
   }
+}
+
+TEST(Windows, CountBoundHoldsEveryWindowAndIsExactWhereOutDividesIn) {
+  for (int64_t in = 1; in <= 70; ++in) {
+    for (int64_t out = 1; out <= 70; ++out) {
+      const std::vector<int64_t> all = counts(in, out);
+      const int64_t largest = *std::max_element(all.begin(), all.end());
+      SCOPED_TRACE(testing::Message() << in << " -> " << out);
+      EXPECT_LE(largest, window_count_bound(in, out));
+      if (in % out == 0) {
+        EXPECT_EQ(largest, window_count_bound(in, out));
+      }
+      if (in < out) {
+        EXPECT_LE(window_count_bound(in, out), 2);
+      }
+    }
+  }
+  EXPECT_EQ(window_count_bound(5, 13), 2);
+  EXPECT_EQ(window_count_bound(14, 7), 2);
+  EXPECT_EQ(window_count_bound(15, 7), 4);
 }
 
 TEST(Windows, HugeSizesStayExactWithoutOverflow) {
