@@ -151,6 +151,26 @@ HWY_INLINE hn::Vec<D64> Divide(hn::Vec<D64> v, hn::Vec<D64> by, bool exact) {
   return exact ? hn::Mul(v, by) : hn::Div(v, by);
 }
 
+// Division of values widened from float, float16 or bfloat16 by a count c
+// that is not a power of two, in fused multiply-adds instead of a division
+// (VGG's 15x15 -> 7x7 channels-last backward, counts 9, spent a third of
+// its time dividing: 2.05-2.19 -> 1.31 ms at one thread): with y = RN(1 / c), q = RN(v y) is within
+// an ulp of v / c, r = v - q c is exact in one fused multiply-add, and RN(q + r y) is RN(v / c)
+// (Markstein's theorem). Such v have at most 24 significant bits and float's exponents, so no step
+// underflows or overflows; the tests check it against division for every float significand and a
+// range of counts. Where r is 0 (q exact) or NaN (v infinite or NaN), q is the quotient, with the
+// sign of a zero v, which q + r y would lose. Targets without a fused multiply-add (SSE4, the
+// emulated ones) divide.
+template <class T>
+constexpr bool kCorrectedDivision = HWY_NATIVE_FMA && !std::is_same_v<T, double>;
+
+HWY_INLINE hn::Vec<D64> CorrectedQuotient(hn::Vec<D64> v, hn::Vec<D64> reciprocal,
+                                          hn::Vec<D64> count) {
+  const auto q = hn::Mul(v, reciprocal);
+  const auto r = hn::NegMulAdd(q, count, v);
+  return hn::IfThenElse(hn::Gt(hn::Abs(r), hn::Zero(D64())), hn::MulAdd(r, reciprocal, q), q);
+}
+
 template <class T>
 HWY_INLINE void LoadScaled(double* HWY_RESTRICT tile, const void* source, int64_t n,
                            double divisor) {
@@ -163,6 +183,11 @@ HWY_INLINE void LoadScaled(double* HWY_RESTRICT tile, const void* source, int64_
   if constexpr (kVectorFloat16 || !std::is_same_v<T, Half>) {
     if (divisor == 1.0) {
       for (; i + lanes <= n; i += lanes) hn::StoreU(LoadWide(d64, x + i), d64, tile + i);
+    } else if (kCorrectedDivision<T> && !exact) {
+      const auto reciprocal = hn::Set(d64, 1.0 / divisor);
+      for (; i + lanes <= n; i += lanes) {
+        hn::StoreU(CorrectedQuotient(LoadWide(d64, x + i), reciprocal, by), d64, tile + i);
+      }
     } else {
       for (; i + lanes <= n; i += lanes) {
         hn::StoreU(Divide(LoadWide(d64, x + i), by, exact), d64, tile + i);
@@ -461,6 +486,77 @@ HWY_INLINE void PoolCellChannelsLast(Out* HWY_RESTRICT out, const In* HWY_RESTRI
       }
     }
     StoreScaled<Out>(out + j, &sum, 1, count);
+  }
+}
+
+// One dx cell of channels-last planes from the outputs that feed it when
+// every one of their counts is a power of two: each share dy[o] / count(o)
+// is then the exact product dy[o] * (1 / count(o)), so a multiply-add of
+// the gradient as loaded rounds the same sum as adding a share widened
+// beforehand (backward_cells_channels_last's tile), without the tile. The
+// outputs go line by line (lines[l], in od, then oh order), then along the
+// line's outputs [feeding.begin, feeding.end) at step `step`, whose
+// reciprocals are reciprocals[l * line_stride + ow - first]. kVectors
+// vectors of planes at a time from plane j; returns the planes done.
+struct ExactShares {
+  const void* const* lines;
+  int64_t line_count;
+  Window feeding;
+  int64_t step;
+  const double* reciprocals;
+  int64_t line_stride;
+  int64_t first;
+};
+
+template <int kVectors, class T>
+HWY_INLINE int64_t SumExactShareBlocks(T* HWY_RESTRICT out, const ExactShares& shares, int64_t j,
+                                       int64_t planes) {
+  const D64 d64;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(d64));
+  HWY_ALIGN double block[kVectors * hn::MaxLanes(d64)];
+  for (; j + kVectors * lanes <= planes; j += kVectors * lanes) {
+    auto a0 = hn::Zero(d64);
+    auto a1 = a0;
+    auto a2 = a0;
+    auto a3 = a0;
+    for (int64_t l = 0; l < shares.line_count; ++l) {
+      const T* line = static_cast<const T*>(shares.lines[l]) + j;
+      const double* reciprocal = shares.reciprocals + l * shares.line_stride - shares.first;
+      for (int64_t o = shares.feeding.begin; o < shares.feeding.end; ++o) {
+        const T* cell = line + o * shares.step;
+        const auto r = hn::Set(d64, reciprocal[o]);
+        a0 = hn::MulAdd(LoadWide(d64, cell), r, a0);
+        if (kVectors > 1) a1 = hn::MulAdd(LoadWide(d64, cell + lanes), r, a1);
+        if (kVectors > 2) a2 = hn::MulAdd(LoadWide(d64, cell + 2 * lanes), r, a2);
+        if (kVectors > 3) a3 = hn::MulAdd(LoadWide(d64, cell + 3 * lanes), r, a3);
+      }
+    }
+    hn::Store(a0, d64, block);
+    if (kVectors > 1) hn::Store(a1, d64, block + lanes);
+    if (kVectors > 2) hn::Store(a2, d64, block + 2 * lanes);
+    if (kVectors > 3) hn::Store(a3, d64, block + 3 * lanes);
+    StoreScaled<T>(out + j, block, kVectors * lanes, 1.0);
+  }
+  return j;
+}
+
+template <class T>
+HWY_INLINE void SumExactShares(T* HWY_RESTRICT out, const ExactShares& shares, int64_t planes) {
+  int64_t j = 0;
+  if constexpr (kVectorFloat16 || !std::is_same_v<T, Half>) {
+    j = SumExactShareBlocks<4>(out, shares, j, planes);
+    j = SumExactShareBlocks<1>(out, shares, j, planes);
+  }
+  for (; j < planes; ++j) {
+    double sum = 0.0;
+    for (int64_t l = 0; l < shares.line_count; ++l) {
+      const T* line = static_cast<const T*>(shares.lines[l]) + j;
+      const double* reciprocal = shares.reciprocals + l * shares.line_stride - shares.first;
+      for (int64_t o = shares.feeding.begin; o < shares.feeding.end; ++o) {
+        sum += LoadScalar(line + o * shares.step) * reciprocal[o];  // an exact product
+      }
+    }
+    StoreScaled<T>(out + j, &sum, 1, 1.0);
   }
 }
 

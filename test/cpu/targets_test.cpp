@@ -200,6 +200,35 @@ TEST(Targets, PoolingMatchesTheReferenceAndIsIdenticalOnEveryTarget) {
   });
 }
 
+// LoadScaled divides by counts that are not powers of two in fused
+// multiply-adds where the target has them (CorrectedQuotient): the bits of
+// the division for every float significand (the quotient of a float's
+// double scales with its exponent), here over float's exponents and both
+// signs, for counts of windows in real models; a sample for larger ones.
+TEST(Targets, LoadScaledDividesEveryFloatSignificandExactly) {
+  const int64_t n = int64_t{1} << 23;
+  std::vector<float> values(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const float significand = 1.0f + std::ldexp(static_cast<float>(i), -23);
+    const int exponent = static_cast<int>(i % 253) - 126;  // float's normal exponents
+    values[static_cast<size_t>(i)] = (i % 2 ? -1.0f : 1.0f) * std::ldexp(significand, exponent);
+  }
+  std::vector<double> tile(static_cast<size_t>(n));
+  for_each_target([&] {
+    for (double count : {3.0, 9.0, 49.0, 4225.0, 1e9 + 7, 0x1p62 - 1}) {
+      // All significands for small counts, every 61st for the others.
+      const int64_t step = count < 100 ? 1 : 61;
+      load_scaled_row(DType::f32)(tile.data(), values.data(), n, count);
+      for (int64_t i = 0; i < n; i += step) {
+        const double expected = static_cast<double>(values[static_cast<size_t>(i)]) / count;
+        ASSERT_EQ(std::memcmp(&expected, &tile[static_cast<size_t>(i)], sizeof expected), 0)
+            << values[static_cast<size_t>(i)] << " / " << count << ": "
+            << tile[static_cast<size_t>(i)] << " against " << expected;
+      }
+    }
+  });
+}
+
 struct PoolShape {
   int spatial;
   std::vector<int64_t> in, out;
