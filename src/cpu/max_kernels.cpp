@@ -695,6 +695,60 @@ bool masked_windows(const PlanData& plan, T* HWY_RESTRICT dx, const T* HWY_RESTR
   return false;
 }
 
+// Rows (group, band) of a banded max backward (PlanData::bands): a band
+// zeroes its range [low, high) of flat plane cells, then reads the group's
+// outputs in order, a cell's planes one after another, checks every index
+// as the scatter does (so every band reports the scatter's first bad
+// index) and adds those in its range.
+template <class T>
+void max_backward_bands(const PlanData& plan, const Buffers& buffers, int64_t first, int64_t last,
+                        const IndexOffsets& offset_of) {
+  const T* dy = static_cast<const T*>(buffers.source);
+  T* dx = static_cast<T*>(buffers.destination);
+  const auto& gs = plan.source_strides;
+  const auto& xs = plan.destination_strides;
+  const auto& is = plan.indices_strides;
+  const auto& out = plan.out_sizes;
+  const int64_t cells = plan.in_sizes[0] * plan.in_sizes[1] * plan.in_sizes[2];
+  for (int64_t row = first; row < last; ++row) {
+    const int64_t band = row % plan.bands;
+    const int64_t low = (cells / plan.bands) * band + std::min(band, cells % plan.bands);
+    const int64_t high = low + cells / plan.bands + (band < cells % plan.bands ? 1 : 0);
+    const Group group = group_of(plan, row / plan.bands);
+    T* dx_group = dx + group.destination_offset;
+    if (!plan.destination_zeroed && offset_of.dense() && xs[1] == 1 &&
+        offset_of.step() == group.planes) {
+      std::fill(dx_group + low * group.planes, dx_group + high * group.planes, T{});  // one run
+    } else if (!plan.destination_zeroed) {
+      for (int64_t k = low; k < high; ++k) {
+        T* cell = dx_group + offset_of(k);
+        for (int64_t j = 0; j < group.planes; ++j) cell[j * xs[1]] = T{};
+      }
+    }
+    if (plan.source_bytes.empty()) continue;
+    const int64_t* index_group = buffers.indices + group.indices_offset;
+    const T* dy_group = dy + group.source_offset;
+    for (int64_t od = 0; od < out[0]; ++od) {
+      for (int64_t oh = 0; oh < out[1]; ++oh) {
+        for (int64_t ow = 0; ow < out[2]; ++ow) {
+          const int64_t* index = index_group + od * is[2] + oh * is[3] + ow * is[4];
+          const T* grad = dy_group + od * gs[2] + oh * gs[3] + ow * gs[4];
+          for (int64_t j = 0; j < group.planes; ++j) {
+            const int64_t at = index[j * is[1]];
+            if (static_cast<uint64_t>(at) >= static_cast<uint64_t>(cells)) {
+              buffers.fault->record(row / plan.bands, j, {od, oh, ow}, at);
+              return;
+            }
+            if (at < low || at >= high) continue;  // predictable: bands are runs of rows
+            T& cell = dx_group[j * xs[1] + offset_of(at)];
+            cell = Add(cell, grad[j * gs[1]]);
+          }
+        }
+      }
+    }
+  }
+}
+
 template <class T>
 void max_backward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, int64_t last,
                        double*) {
@@ -707,6 +761,10 @@ void max_backward_rows(const PlanData& plan, const Buffers& buffers, int64_t fir
   const std::array<int64_t, 3> out = plan.out_sizes;
   const auto cells = static_cast<uint64_t>(in[0] * in[1] * in[2]);
   const IndexOffsets offset_of(in, xs);
+  if (plan.bands > 1) {
+    max_backward_bands<T>(plan, buffers, first, last, offset_of);
+    return;
+  }
   // Planes side by side in memory go together, the planes of a cell one
   // after the other; others plane by plane (a few memory streams, not one
   // per plane). Either way each plane's cells come in output order.

@@ -115,10 +115,17 @@ struct PlanData {
   // workspace, whatever the row length.
   int64_t chunk_columns = 1;
 
+  // Max backward with fewer plane groups than threads, where a cell's
+  // planes lie side by side (a few channels-last planes): each group's
+  // plane cells split in `bands` ranges of flat index. A band reads all of
+  // the group's outputs and adds those whose index lies in its range, in
+  // output order, so the bits do not change.
+  int64_t bands = 1;
+
   // The work: `rows` rows of the destination for one plane group, each a
   // full line along W. Forward rows are (group, od, oh); backward rows are
   // (group, d, h), except for max pooling, whose backward rows are whole
-  // plane groups.
+  // plane groups, or (group, band).
   int64_t rows = 0;
   RowKernel kernel = nullptr;
   int threads = 1;

@@ -504,6 +504,32 @@ TEST(Errors, MaxBackwardNamesABadIndexOfChannelsLastVectors) {
   }
 }
 
+TEST(Errors, MaxBackwardInBandsNamesTheScattersBadIndex) {
+  // 3 channels-last planes of 250x210 -> 41x37: more threads than plane
+  // groups split each plane in bands (every band reads every index). Bad
+  // indices at channel 2 of output cell (30, 5) and channel 0 of (35, 2):
+  // every thread count names the first in the scatter's order.
+  const std::vector<int64_t> out_sizes{1, 3, 41, 37}, in_sizes{1, 3, 250, 210};
+  const Layout grad_output = Layout::channels_last(out_sizes, 2);
+  const Layout grad_input = Layout::channels_last(in_sizes, 2);
+  std::vector<float> dy(3 * 41 * 37, 1.0f), dx(3 * 250 * 210);
+  std::vector<int64_t> indices(3 * 41 * 37, 0);
+  indices[(35 * 37 + 2) * 3 + 0] = 250 * 210;
+  indices[(30 * 37 + 5) * 3 + 2] = -1;
+  for (int threads : {1, 2, 3, 4}) {
+    Options options;
+    options.threads = threads;
+    options.min_work_per_thread = 1;
+    expect_error(
+        [&] {
+          Plan::max_backward(DType::f32, 2, grad_output, grad_output, grad_input, options)
+              .run(dy.data(), indices.data(), dx.data());
+        },
+        ErrorCode::invalid_argument,
+        {"indices value -1 at batch 0, channel 2, output cell (30, 5)"});
+  }
+}
+
 TEST(Errors, MaxBackwardReportsTheSameBadIndexForEveryThreadCount) {
   // 64 channels of 8 -> 3, with indices outside the plane in channels 21
   // and 50: every thread count names channel 21.

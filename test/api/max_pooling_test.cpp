@@ -136,12 +136,65 @@ TEST(MaxPooling, BackwardIntoAZeroedDestinationOnlyAdds) {
   }
 }
 
-// An index may name any cell of its plane, as in PyTorch. Channels-last
-// groups whose indices all lie in their windows (small windows) add masked
-// vectors of planes, and a group with one elsewhere starts over in the
-// scatter; NCHW planes scatter a few at a time. Either way each cell sums
-// its gradients in output order. Batch item 0 keeps the forward's indices,
-// item 1 has one elsewhere, item 2 one in five.
+// Max pooling's backward from the forward's indices with some moved to any
+// cell of their plane (legal, as in PyTorch): batch item 0 keeps the
+// forward's, item 1 has one elsewhere, item 2 one in five (a single item
+// keeps them all). Into a fresh dx and, with destination_zeroed, adding to
+// ones, against the reference; "" or what differs.
+std::string check_indices_anywhere(const Shapes& shape, DType dtype, LayoutKind layout, int threads,
+                                   std::mt19937_64& rng) {
+  const int dims = shape.spatial_dims;
+  Strided x(shape.in_shape, layout, dims, dtype);
+  x.fill_random(rng);
+  Strided indices(shape.out_shape, layout, dims, DType::f64);
+  Strided y(shape.out_shape, layout, dims, dtype);
+  adaptive_max_pool(dtype, dims, x.layout(), x.data(), y.layout(), y.data(), &indices.layout(),
+                    indices.index_data());
+  Dense named(shape.out_shape);
+  const auto outputs = static_cast<int64_t>(named.values.size());
+  int64_t plane = 1;
+  int64_t out_plane = 1;
+  for (size_t d = shape.in_shape.size() - static_cast<size_t>(dims); d < shape.in_shape.size();
+       ++d) {
+    plane *= shape.in_shape[d];
+    out_plane *= shape.out_shape[d];
+  }
+  std::uniform_int_distribution<int64_t> anywhere(0, plane - 1);
+  for (int64_t o = 0; o < outputs; ++o) {
+    const int64_t item = o * 3 / outputs;
+    if ((item == 1 && o == outputs / 2) || (item == 2 && o % 5 == 0)) {
+      indices.set_index(o, anywhere(rng));
+    }
+    named.values[static_cast<size_t>(o)] = static_cast<double>(indices.get_index(o));
+  }
+  Strided dy(shape.out_shape, layout, dims, dtype);
+  dy.fill_random(rng);
+  for (double start : {0.0, 1.0}) {
+    Strided dx(shape.in_shape, layout, dims, dtype);
+    Options options;
+    options.threads = threads;
+    options.min_work_per_thread = 1;
+    if (start != 0.0) {
+      for (int64_t i = 0; i < plane * (outputs / out_plane); ++i) dx.set(i, start);
+      options.destination_zeroed = true;
+    }
+    adaptive_max_pool_backward(dtype, dims, dy.layout(), dy.data(), indices.layout(),
+                               indices.index_data(), dx.layout(), dx.data(), options);
+    const Dense expected =
+        reference_max_backward(dy.read(), named, dims, shape.in_shape, dtype, start);
+    if (dx.read().values != expected.values || !dx.outside_untouched()) {
+      return describe(shape.in_shape) + " -> " + describe(shape.out_shape) + " " + name(layout) +
+             " dtype " + std::to_string(static_cast<int>(dtype)) + " threads " +
+             std::to_string(threads) + " from " + std::to_string(start);
+    }
+  }
+  return "";
+}
+
+// Channels-last groups whose indices all lie in their windows (small
+// windows) add masked vectors of planes, and a group with one elsewhere
+// starts over in the scatter; NCHW planes scatter a few at a time. Either
+// way each cell sums its gradients in output order.
 TEST(MaxPooling, BackwardTakesAnIndexAnywhereInItsPlane) {
   std::mt19937_64 rng(85);
   const std::vector<Shapes> shapes = {
@@ -154,50 +207,28 @@ TEST(MaxPooling, BackwardTakesAnIndexAnywhereInItsPlane) {
   for (const Shapes& shape : shapes) {
     for (DType dtype : {DType::f32, DType::f64, DType::f16}) {
       for (LayoutKind layout : {LayoutKind::contiguous, LayoutKind::channels_last}) {
-        const int dims = shape.spatial_dims;
-        Strided x(shape.in_shape, layout, dims, dtype);
-        x.fill_random(rng);
-        Strided indices(shape.out_shape, layout, dims, DType::f64);
-        Strided y(shape.out_shape, layout, dims, dtype);
-        adaptive_max_pool(dtype, dims, x.layout(), x.data(), y.layout(), y.data(),
-                          &indices.layout(), indices.index_data());
-        Dense named(shape.out_shape);
-        const auto outputs = static_cast<int64_t>(named.values.size());
-        int64_t plane = 1;
-        int64_t out_plane = 1;
-        for (size_t d = shape.in_shape.size() - static_cast<size_t>(dims);
-             d < shape.in_shape.size(); ++d) {
-          plane *= shape.in_shape[d];
-          out_plane *= shape.out_shape[d];
-        }
-        std::uniform_int_distribution<int64_t> anywhere(0, plane - 1);
-        for (int64_t o = 0; o < outputs; ++o) {
-          const int64_t item = o * 3 / outputs;
-          if ((item == 1 && o == outputs / 2) || (item == 2 && o % 5 == 0)) {
-            indices.set_index(o, anywhere(rng));
-          }
-          named.values[static_cast<size_t>(o)] = static_cast<double>(indices.get_index(o));
-        }
-        Strided dy(shape.out_shape, layout, dims, dtype);
-        dy.fill_random(rng);
-        // Into a fresh dx, and adding to ones (destination_zeroed).
-        for (double start : {0.0, 1.0}) {
-          Strided dx(shape.in_shape, layout, dims, dtype);
-          Options options;
-          options.threads = 2;
-          options.min_work_per_thread = 1;
-          if (start != 0.0) {
-            for (int64_t i = 0; i < plane * (outputs / out_plane); ++i) dx.set(i, start);
-            options.destination_zeroed = true;
-          }
-          adaptive_max_pool_backward(dtype, dims, dy.layout(), dy.data(), indices.layout(),
-                                     indices.index_data(), dx.layout(), dx.data(), options);
-          const Dense expected =
-              reference_max_backward(dy.read(), named, dims, shape.in_shape, dtype, start);
-          EXPECT_EQ(dx.read().values, expected.values)
-              << describe(shape.in_shape) << " -> " << describe(shape.out_shape) << " "
-              << name(layout) << " dtype " << static_cast<int>(dtype) << " from " << start;
-        }
+        EXPECT_EQ(check_indices_anywhere(shape, dtype, layout, 2, rng), "");
+      }
+    }
+  }
+}
+
+// Fewer channels-last plane groups than threads: each plane splits in
+// bands of cells, a thread each, which read every output and add those in
+// their band. Same bits for every thread count, bad indices found alike.
+TEST(MaxPooling, BackwardOfFewPlanesSplitsThemInBands) {
+  std::mt19937_64 rng(86);
+  const std::vector<Shapes> shapes = {
+      {2, {1, 3, 250, 210}, {1, 3, 41, 37}},      // 3 bands from 3 threads
+      {2, {3, 190, 210}, {3, 41, 37}},            // unbatched
+      {2, {2, 2, 150, 230}, {2, 2, 150, 230}},    // identity, two images
+      {3, {1, 2, 4, 100, 90}, {1, 2, 3, 7, 50}},  // 3-d
+  };
+  for (const Shapes& shape : shapes) {
+    for (DType dtype : {DType::f32, DType::f64, DType::bf16}) {
+      for (int threads : {1, 2, 3, 5}) {
+        EXPECT_EQ(check_indices_anywhere(shape, dtype, LayoutKind::channels_last, threads, rng),
+                  "");
       }
     }
   }
