@@ -111,6 +111,9 @@ TEST(Pooling2d, NetworkHeadsEveryLayoutDTypeAndThreadCount) {
       {{2, 3, 13, 13}, {2, 3, 6, 6}},  // PSPNet pyramid level
       {{2, 4, 5, 5}, {2, 4, 13, 13}},  // output larger than input
       {{3, 10, 10}, {3, 5, 7}},        // unbatched, the 10x10 -> 5x7 example
+      // Short rows of many planes: backward has the planes as lanes in NCHW too.
+      {{2, 19, 15, 15}, {2, 19, 7, 7}},
+      {{1, 17, 5, 5}, {1, 17, 13, 13}},
   };
   for (const auto& [in_shape, out_shape] : shapes) {
     for (DType dtype : kDTypes) {
