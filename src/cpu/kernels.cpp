@@ -60,7 +60,13 @@ void fill_tile(double* tile, const T* data, int64_t columns, int64_t column_stri
 template <class T, class Divisor>
 void drain_tile(T* data, const double* tile, int64_t columns, int64_t column_stride, int64_t planes,
                 int64_t plane_stride, Divisor divisor) {
-  for (int64_t k = 0; k < columns; ++k) {
+  int64_t k = 0;
+#if !HWY_HAVE_SCALABLE
+  if (column_stride == 1 && plane_stride != 1) {
+    k = StoreTransposed<T>(data, tile, columns, planes, plane_stride, divisor);
+  }
+#endif
+  for (; k < columns; ++k) {
     T* cell = data + k * column_stride;
     if (plane_stride == 1) {
       StoreScaled<T>(cell, tile + k * planes, planes, divisor(k));

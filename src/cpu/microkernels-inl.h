@@ -892,6 +892,50 @@ HWY_INLINE void SumCellLanes(double* HWY_RESTRICT sums, const void* source,
     }
   }
 }
+
+// y[k + j * plane_stride] = T(tile[k][j] / divisor(k)) for whole blocks of
+// N columns and every plane, where a plane's columns lie next to each other
+// (NCHW rows): each N x N block of the tile is divided column by column, as
+// Scatter divides, transposed in registers, and stored a plane's N columns
+// at a time, one contiguous store instead of N scattered lanes. The planes
+// past the last whole N go one by one. Asks divisor once per column, in
+// order; returns the columns done.
+template <class T, class Divisor>
+HWY_INLINE int64_t StoreTransposed(T* HWY_RESTRICT y, const double* HWY_RESTRICT tile,
+                                   int64_t columns, int64_t planes, int64_t plane_stride,
+                                   Divisor& divisor) {
+  constexpr auto n = static_cast<int64_t>(kRunLanes);
+  if (n < 2 || planes < n) return 0;
+  const D64 d64;
+  const int64_t whole = planes - planes % n;
+  HWY_ALIGN double row[kRunLanes];
+  int64_t k0 = 0;
+  for (; k0 + n <= columns; k0 += n) {
+    double by[kRunLanes];
+    for (int64_t i = 0; i < n; ++i) by[i] = divisor(k0 + i);
+    for (int64_t j0 = 0; j0 < whole; j0 += n) {
+      VecD64 rows[kRunLanes];
+      for (int64_t i = 0; i < n; ++i) {
+        rows[i] = hn::LoadU(d64, tile + (k0 + i) * planes + j0);
+        if (by[i] != 1.0) {
+          const bool exact = ExactReciprocal(by[i]);
+          rows[i] = Divide(rows[i], DivisorVector(by[i], exact), exact);
+        }
+      }
+      TransposeRuns(rows);
+      for (int64_t p = 0; p < n; ++p) {
+        hn::Store(rows[p], d64, row);
+        StoreScaled<T>(y + (j0 + p) * plane_stride + k0, row, n, 1.0);
+      }
+    }
+    for (int64_t j = whole; j < planes; ++j) {
+      for (int64_t i = 0; i < n; ++i) {
+        y[j * plane_stride + k0 + i] = StoreScalar<T>(tile[(k0 + i) * planes + j] / by[i]);
+      }
+    }
+  }
+  return k0;
+}
 #endif  // !HWY_HAVE_SCALABLE
 
 // y[k * column_stride + j * plane_stride] = T(tile[k][j] / divisor): float
