@@ -349,16 +349,19 @@ constexpr int64_t kExactShareLines = 64;
 // power-of-two count: the gradients are read as they are, each times its
 // exact reciprocal count (SumExactShares), without widening them into the
 // workspace first. At one thread: 5x5 -> 13x13 (counts 1, 2 and 4) 45-54
-// -> 27 us, VGG 14x14 -> 7x7 882-901 -> 730-735 us. False, having
-// done nothing, for grad_output planes apart, other counts, more than
-// kExactShareLines lines, or reciprocals that do not fit the workspace.
+// -> 27 us, VGG 14x14 -> 7x7 882-901 -> 730-735 us. Not for double: its
+// product can be subnormal and inexact (2^-1073 * 1/2), where the tile
+// rounds the share before adding it and a multiply-add rounds once. False,
+// having done nothing, for double, grad_output planes apart, other counts,
+// more than kExactShareLines lines, or reciprocals that do not fit the
+// workspace.
 template <class T>
 bool backward_exact_shares(const PlanData& plan, const T* dy_group, T* dx_row, int64_t planes,
                            Window od_range, Window oh_range, double* workspace) {
   const auto& gs = plan.source_strides;
   const Window outputs = outputs_of_row(plan);
   const int64_t lines = od_range.count() * oh_range.count();
-  if (gs[1] != 1 || lines > kExactShareLines ||
+  if (std::is_same_v<T, double> || gs[1] != 1 || lines > kExactShareLines ||
       lines * outputs.count() > plan.workspace_per_thread) {
     return false;
   }

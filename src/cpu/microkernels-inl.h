@@ -154,15 +154,21 @@ HWY_INLINE hn::Vec<D64> Divide(hn::Vec<D64> v, hn::Vec<D64> by, bool exact) {
 // Division of values widened from float, float16 or bfloat16 by a count c
 // that is not a power of two, in fused multiply-adds instead of a division
 // (VGG's 15x15 -> 7x7 channels-last backward, counts 9, spent a third of
-// its time dividing: 2.05-2.19 -> 1.31 ms at one thread): with y = RN(1 / c), q = RN(v y) is within
-// an ulp of v / c, r = v - q c is exact in one fused multiply-add, and RN(q + r y) is RN(v / c)
-// (Markstein's theorem). Such v have at most 24 significant bits and float's exponents, so no step
-// underflows or overflows; the tests check it against division for every float significand and a
-// range of counts. Where r is 0 (q exact) or NaN (v infinite or NaN), q is the quotient, with the
-// sign of a zero v, which q + r y would lose. Targets without a fused multiply-add (SSE4, the
+// its time dividing: 2.05-2.19 -> 1.31 ms at one thread): with
+// y = RN(1 / c) and q = RN(v y), r = v - q c is exact in one fused
+// multiply-add, and RN(q + r y) is RN(v / c) (Markstein's correction). Such
+// v have at most 24 significant bits and float's exponents, so no step
+// underflows or overflows and v / c rounds alike at every exponent: every
+// float significand in [1, 2) gave the division's bits for every count up
+// to kCorrectedCounts (checked once outside the suite; the tests check
+// samples of it on every target). q may be more than an ulp off, outside
+// Markstein's theorem, so larger counts divide. Where r is 0 (q exact) or
+// NaN (v infinite or NaN), q is the quotient, with the sign of a zero v,
+// which q + r y would lose. Targets without a fused multiply-add (SSE4, the
 // emulated ones) divide.
 template <class T>
 constexpr bool kCorrectedDivision = HWY_NATIVE_FMA && !std::is_same_v<T, double>;
+constexpr double kCorrectedCounts = 12000;
 
 HWY_INLINE hn::Vec<D64> CorrectedQuotient(hn::Vec<D64> v, hn::Vec<D64> reciprocal,
                                           hn::Vec<D64> count) {
@@ -183,7 +189,7 @@ HWY_INLINE void LoadScaled(double* HWY_RESTRICT tile, const void* source, int64_
   if constexpr (kVectorFloat16 || !std::is_same_v<T, Half>) {
     if (divisor == 1.0) {
       for (; i + lanes <= n; i += lanes) hn::StoreU(LoadWide(d64, x + i), d64, tile + i);
-    } else if (kCorrectedDivision<T> && !exact) {
+    } else if (kCorrectedDivision<T> && !exact && divisor <= kCorrectedCounts) {
       const auto reciprocal = hn::Set(d64, 1.0 / divisor);
       for (; i + lanes <= n; i += lanes) {
         hn::StoreU(CorrectedQuotient(LoadWide(d64, x + i), reciprocal, by), d64, tile + i);

@@ -229,6 +229,61 @@ TEST(Targets, LoadScaledDividesEveryFloatSignificandExactly) {
   });
 }
 
+// The same for every count the fused multiply-adds take (up to 12000): a
+// sample of significands, exponents and signs for each of 1..4096, and the
+// counts around the limit (above it, the division itself).
+TEST(Targets, LoadScaledDividesSampledFloatsExactlyForEveryCount) {
+  std::mt19937_64 rng(13);
+  std::uniform_int_distribution<uint32_t> bits(0, (1u << 23) - 1);
+  std::uniform_int_distribution<int> exponent(-126, 127);
+  const int64_t n = 2048;
+  std::vector<float> values(static_cast<size_t>(n));
+  for (float& v : values) {
+    const float significand = 1.0f + std::ldexp(static_cast<float>(bits(rng)), -23);
+    v = (bits(rng) % 2 ? -1.0f : 1.0f) * std::ldexp(significand, exponent(rng));
+  }
+  std::vector<double> counts;
+  for (int c = 1; c <= 4096; ++c) counts.push_back(c);
+  for (double c : {11999.0, 12000.0, 12001.0}) counts.push_back(c);
+  std::vector<double> tile(static_cast<size_t>(n));
+  for_each_target([&] {
+    for (double count : counts) {
+      load_scaled_row(DType::f32)(tile.data(), values.data(), n, count);
+      for (int64_t i = 0; i < n; ++i) {
+        const double expected = static_cast<double>(values[static_cast<size_t>(i)]) / count;
+        ASSERT_EQ(std::memcmp(&expected, &tile[static_cast<size_t>(i)], sizeof expected), 0)
+            << values[static_cast<size_t>(i)] << " / " << count;
+      }
+    }
+  });
+}
+
+// A double share can be subnormal and inexact (2^-1073 * 1/2): it rounds
+// before it is added, as the reference divides, also where every count is a
+// power of two (which float data multiply-adds). 3 -> 2 along one
+// dimension (counts 2), 40 channels-last planes: dx = [1u, 1u + RN(1.5u),
+// RN(1.5u)] for gradients 2u and 3u, u = 2^-1074, RN(1.5u) = 2u.
+TEST(Targets, DoubleSharesRoundBeforeTheyAdd) {
+  const double u = std::ldexp(1.0, -1074);
+  const std::vector<int64_t> out_sizes{1, 40, 2}, in_sizes{1, 40, 3};
+  const Layout grad_output = Layout::channels_last(out_sizes, 1);
+  const Layout grad_input = Layout::channels_last(in_sizes, 1);
+  std::vector<double> dy(80);
+  for (int c = 0; c < 40; ++c) {
+    dy[static_cast<size_t>(c)] = 2 * u;
+    dy[static_cast<size_t>(40 + c)] = 3 * u;
+  }
+  for_each_target([&] {
+    std::vector<double> dx(120, -1.0);
+    Plan::backward(DType::f64, 1, grad_output, grad_input).run(dy.data(), dx.data());
+    for (int c = 0; c < 40; ++c) {
+      EXPECT_EQ(dx[static_cast<size_t>(c)], u) << c;
+      EXPECT_EQ(dx[static_cast<size_t>(40 + c)], 3 * u) << c;
+      EXPECT_EQ(dx[static_cast<size_t>(80 + c)], 2 * u) << c;
+    }
+  });
+}
+
 struct PoolShape {
   int spatial;
   std::vector<int64_t> in, out;
