@@ -46,6 +46,8 @@ __all__ = [
     "adaptive_max_pool3d",
     "patch",
     "patch_functional",
+    "result_pool_limit",
+    "set_result_pool_limit",
 ]
 
 _DTYPES = {
@@ -129,17 +131,14 @@ def _buffer(tensor: Tensor) -> Tuple[int, List[int], List[int]]:
     return (tensor.data_ptr(), *_layout(tensor))
 
 
-# Where a gradient's memory comes from. From POOLED_RESULT_BYTES up to
-# LARGE_RESULT_BYTES: _core.pooled_buffer, which hands the memory of a dead
-# result of the same size out again. glibc's malloc gives such sizes back to
-# the system or keeps them depending on the process's history (its mmap and
-# trim thresholds move), and a gradient on fresh pages paid its page faults
-# on every call (0.9 ms of a 1.8 ms backward for 12.8 MB, measured). Larger
-# ones: _core.zeroed_buffer, fresh zeros on huge pages (glibc maps anything
-# over 32 MiB afresh every time anyway). Smaller ones: torch's allocator.
+# Where a gradient's memory comes from. From POOLED_RESULT_BYTES up:
+# _core.pooled_buffer, which hands the memory of a dead result of the same
+# size out again, or fresh zeros (huge pages) where it has none: page
+# faults on fresh memory took up to half of a large backward (see
+# ResultPool in python/src/core.cpp). The pool keeps at most
+# result_pool_limit() bytes. Smaller ones: torch's allocator.
 POOLED_RESULT_BYTES = 1 << 20
-LARGE_RESULT_BYTES = 32 << 20
-_FROM_TORCH, _FROM_POOL, _FRESH_ZEROS = range(3)
+_FROM_TORCH, _FROM_POOL = range(2)
 
 
 def _gradient_memory(like: Tensor, size: List[int], strides: List[int]) -> Tuple[int, int]:
@@ -149,7 +148,7 @@ def _gradient_memory(like: Tensor, size: List[int], strides: List[int]) -> Tuple
     bytes = span * like.element_size()
     if bytes < POOLED_RESULT_BYTES or min(strides, default=0) < 0:
         return _FROM_TORCH, bytes
-    return (_FRESH_ZEROS if bytes > LARGE_RESULT_BYTES else _FROM_POOL), bytes
+    return _FROM_POOL, bytes
 
 
 def _gradient(
@@ -159,9 +158,23 @@ def _gradient(
     chose (spanning `bytes`), and whether it holds zeros."""
     if memory == _FROM_TORCH:
         return like.new_empty_strided(size, strides), False
-    fresh = memory == _FRESH_ZEROS
-    buffer = _core.zeroed_buffer(bytes) if fresh else _core.pooled_buffer(bytes)
+    buffer, fresh = _core.pooled_buffer(bytes)
     return torch.from_numpy(buffer).view(like.dtype).as_strided(size, strides), fresh
+
+
+def result_pool_limit() -> int:
+    """The most bytes of dead gradients adapool keeps for the next ones of
+    the same size (1 GiB unless set). The system takes their pages back
+    under memory pressure."""
+    return _core.result_pool_limit()
+
+
+def set_result_pool_limit(bytes: int) -> None:
+    """Keeps at most `bytes` of dead gradients from now on; 0 keeps none and
+    hands every dead one back to the system at once."""
+    if bytes < 0:
+        raise ValueError(f"bytes = {bytes} is negative; expected a byte count, 0 for none")
+    _core.set_result_pool_limit(bytes)
 
 
 def _thread_count(threads: int) -> int:

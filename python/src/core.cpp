@@ -118,25 +118,33 @@ void run_max(bool forward, int dtype, int spatial_dims, uintptr_t source,
       .run(reinterpret_cast<const void*>(source), index_data, reinterpret_cast<void*>(destination));
 }
 
-// Anonymous memory for results, mapped so that it starts on a huge page and
-// advised for transparent huge pages (1/512 of the first-touch page faults
-// of 4 KiB pages where the system offers them).
+// Anonymous memory for results, mapped so that it starts on a huge page,
+// in whole huge pages, and advised for transparent huge pages (1/512 of the
+// first-touch page faults of 4 KiB pages where the system offers them).
 struct Mapping {
   void* base = nullptr;
   size_t length = 0;
   uint8_t* data = nullptr;
+  bool fresh = false;  // never handed out before: all zeros
 };
 
 constexpr size_t kHugePage = size_t{2} << 20;
 
+// The bytes a block for `bytes` spans: whole huge pages, so that its last
+// one is huge too (a 4 KiB tail would pay its faults again after
+// MADV_FREE), plus one of slack to start on a huge page.
+size_t mapped_length(size_t bytes) {
+  return (bytes + kHugePage - 1) / kHugePage * kHugePage + kHugePage;
+}
+
 Mapping map_fresh(size_t bytes) {
-  const size_t length = bytes + kHugePage;  // room to start on a huge page
+  const size_t length = mapped_length(bytes);
   void* base = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (base == MAP_FAILED) throw std::bad_alloc();
   auto* data = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(base) + kHugePage - 1) &
                                           ~(kHugePage - 1));
-  madvise(data, bytes, MADV_HUGEPAGE);  // advice: without THP, 4 KiB pages
-  return {base, length, data};
+  madvise(data, length - kHugePage, MADV_HUGEPAGE);  // advice: without THP, 4 KiB pages
+  return {base, length, data, true};
 }
 
 // A uint8 array over a mapping that Release{} takes back when the array dies.
@@ -157,34 +165,33 @@ nb::ndarray<nb::numpy, uint8_t, nb::ndim<1>> array_over(const Mapping& mapping, 
   }
 }
 
-struct Unmap {
-  void operator()(const Mapping& mapping) const noexcept { munmap(mapping.base, mapping.length); }
-};
-
-// `bytes` of zeros for a large result, as a 1-d uint8 array that owns them:
-// fresh memory, zero without a memset. glibc maps results over 32 MiB afresh
-// on every call too (its mmap threshold stops there), on 4 KiB pages.
-nb::ndarray<nb::numpy, uint8_t, nb::ndim<1>> zeroed_buffer(size_t bytes) {
-  return array_over<Unmap>(map_fresh(bytes), bytes);
-}
-
-// Memory of results that died, kept for the next result of the same size:
-// what a training loop asks for again and again. Where glibc's malloc hands
-// such sizes back to the system between calls (its thresholds move with the
-// process's history), every call paid the page faults of a fresh buffer,
-// about 0.9 ms for a 12.8 MB gradient. The most recently freed blocks are
-// kept, at most kPoolBytes of them in all (their used bytes: the alignment
-// slack before a block is never touched); older ones are unmapped to make
-// room.
+// Memory of results that died, kept for the next result of the same size
+// (in huge pages): what a training loop asks for again and again.
+// - A fresh buffer pays its page faults on every call: 0.9 ms of a 1.8 ms
+//   backward for 12.8 MB. glibc's malloc hands such sizes back to the
+//   system between calls or not, as its thresholds move with the process's
+//   history, and maps anything over 32 MiB afresh every time.
+// - Fresh huge pages cost more than their faults on these VMs: a fresh
+//   process's first writes to 277 MB (PSPNet's gradient) took 78-716 ms on
+//   huge pages and about 120 ms on 4 KiB pages, against 26 ms to write the
+//   same memory again; two threads faulting at once took 200-400 ms a call
+//   for the first 3-5 calls.
+// A kept block is advised MADV_FREE: the system takes its pages back under
+// memory pressure (a block then reads zeros, which is as good as any
+// contents), and otherwise they stay, written again without a fault (0.1
+// ms to advise 277 MB of huge pages). The newest blocks are kept, at most
+// limit() bytes of them in all (their used bytes: the slack before a block
+// is never touched); older ones are unmapped to make room.
 class ResultPool {
  public:
-  static constexpr size_t kPoolBytes = size_t{64} << 20;
+  static constexpr size_t kDefaultLimit = size_t{1} << 30;
 
   Mapping take(size_t bytes) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
+      const size_t length = mapped_length(bytes);
       for (auto it = kept_.rbegin(); it != kept_.rend(); ++it) {
-        if (it->length == bytes + kHugePage) {
+        if (it->length == length) {
           const Mapping mapping = *it;
           kept_bytes_ -= used(mapping);
           kept_.erase(std::next(it).base());
@@ -196,7 +203,9 @@ class ResultPool {
   }
 
   // noexcept: an array's capsule calls it as it dies.
-  void give(const Mapping& mapping) noexcept {
+  void give(Mapping mapping) noexcept {
+    mapping.fresh = false;
+    madvise(mapping.data, used(mapping), MADV_FREE);
     std::unique_lock<std::mutex> lock(mutex_);
     try {
       kept_.push_back(mapping);  // newest last
@@ -206,7 +215,26 @@ class ResultPool {
       return;
     }
     kept_bytes_ += used(mapping);
-    while (kept_bytes_ > kPoolBytes) {
+    trim(lock);
+  }
+
+  size_t limit() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return limit_;
+  }
+
+  // Keeps at most `bytes` from now on, unmapping the oldest blocks over it.
+  void set_limit(size_t bytes) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    limit_ = bytes;
+    trim(lock);
+  }
+
+ private:
+  static size_t used(const Mapping& mapping) { return mapping.length - kHugePage; }
+
+  void trim(std::unique_lock<std::mutex>& lock) noexcept {
+    while (kept_bytes_ > limit_) {
       const Mapping oldest = kept_.front();
       kept_.pop_front();
       kept_bytes_ -= used(oldest);
@@ -216,12 +244,10 @@ class ResultPool {
     }
   }
 
- private:
-  static size_t used(const Mapping& mapping) { return mapping.length - kHugePage; }
-
   std::mutex mutex_;
   std::deque<Mapping> kept_;
   size_t kept_bytes_ = 0;
+  size_t limit_ = kDefaultLimit;
 };
 
 ResultPool& result_pool() {
@@ -233,10 +259,12 @@ struct ReturnToPool {
   void operator()(const Mapping& mapping) const noexcept { result_pool().give(mapping); }
 };
 
-// `bytes` for a result, not cleared: memory of a dead result of the same
-// size where the pool has one, else fresh.
-nb::ndarray<nb::numpy, uint8_t, nb::ndim<1>> pooled_buffer(size_t bytes) {
-  return array_over<ReturnToPool>(result_pool().take(bytes), bytes);
+// `bytes` for a result, not cleared, and whether they are fresh (zeros):
+// memory of a dead result of the same size where the pool has one, else
+// fresh.
+std::pair<nb::ndarray<nb::numpy, uint8_t, nb::ndim<1>>, bool> pooled_buffer(size_t bytes) {
+  const Mapping mapping = result_pool().take(bytes);
+  return {array_over<ReturnToPool>(mapping, bytes), mapping.fresh};
 }
 
 }  // namespace
@@ -281,11 +309,17 @@ NB_MODULE(_core, m) {
         "destination_zeroed, adds to grad_input, which must hold zeros. The GIL is released while "
         "it runs.");
 
-  m.def("zeroed_buffer", &zeroed_buffer, nb::arg("bytes"),
-        "bytes zeros on fresh memory (huge pages where offered), for large results.");
   m.def("pooled_buffer", &pooled_buffer, nb::arg("bytes"),
-        "bytes for a result, not cleared: the memory of a dead pooled_buffer of the same size "
-        "where one is kept (at most 64 MiB in all), else fresh.");
+        "bytes for a result, not cleared, and whether they are fresh (zeros): the memory of a "
+        "dead pooled_buffer of the same size in huge pages where one is kept, else fresh.");
+  m.def(
+      "result_pool_limit", [] { return result_pool().limit(); },
+      "The most bytes of dead pooled_buffer blocks kept for reuse (1 GiB unless set).");
+  m.def(
+      "set_result_pool_limit", [](size_t bytes) { result_pool().set_limit(bytes); },
+      nb::arg("bytes"),
+      "Keeps at most this many bytes of dead blocks from now on (0: none), unmapping the oldest "
+      "over it.");
 
   m.def(
       "is_channels_last",

@@ -141,43 +141,54 @@ def test_two_threads_after_fork():
 
 
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
-def test_large_gradients_on_fresh_memory_match_torch(layout):
-    """Gradients over LARGE_RESULT_BYTES live on fresh zeroed memory (huge
-    pages); max pooling's backward then skips clearing them. They must still
-    be torch's (max pooling's bit for bit; average pooling sums in double)
-    and be ordinary tensors."""
+def test_large_gradients_fresh_and_reused_match_torch(layout):
+    """Large gradients come from the result pool: fresh zeroed memory (huge
+    pages) the first time, where max pooling's backward skips clearing
+    them, then a dead one's memory, stale values and all, which it must
+    clear. Each must still be torch's (max pooling's bit for bit; average
+    pooling sums in double) and an ordinary tensor."""
     torch.manual_seed(3)
-    x = torch.randn(2, 64, 260, 260)  # 34.6 MB of float32
-    assert x.numel() * x.element_size() > at.LARGE_RESULT_BYTES
+    x = torch.randn(2, 64, 260, 260)  # 34.6 MB of float32, a size no other test takes
     if layout == "channels_last":
         x = x.contiguous(memory_format=torch.channels_last)
     for ours, theirs in ((at.adaptive_avg_pool2d, F.adaptive_avg_pool2d),
                          (at.adaptive_max_pool2d, F.adaptive_max_pool2d)):
-        grads = []
-        for pool in (ours, theirs):
+        leaf = x.clone().requires_grad_()
+        y = theirs(leaf, (7, 9))
+        torch.manual_seed(4)
+        y.backward(torch.randn_like(y))
+        expected = leaf.grad
+        limit = at.result_pool_limit()
+        at.set_result_pool_limit(0)  # empties the pool: the first gradient is fresh
+        at.set_result_pool_limit(limit)
+        addresses = set()
+        for _ in range(2):
             leaf = x.clone().requires_grad_()
-            y = pool(leaf, (7, 9))
+            y = ours(leaf, (7, 9))
             torch.manual_seed(4)
             y.backward(torch.randn_like(y))
-            grads.append(leaf.grad)
-        if ours is at.adaptive_max_pool2d:
-            assert torch.equal(grads[0], grads[1])
-        torch.testing.assert_close(grads[0], grads[1], rtol=1e-6, atol=1e-7)
-        assert grads[0].stride() == grads[1].stride(), ours.__name__
-        grads[0].add_(1)  # writable, and freed with the tensor
-        assert grads[0].numpy().sum() > 0
+            grad = leaf.grad
+            if ours is at.adaptive_max_pool2d:
+                assert torch.equal(grad, expected)
+            torch.testing.assert_close(grad, expected, rtol=1e-6, atol=1e-7)
+            assert grad.stride() == expected.stride(), ours.__name__
+            addresses.add(grad.data_ptr())
+            grad.fill_(float("nan"))  # writable; stale values for the next one
+            assert grad.numpy().size == x.numel()
+            del leaf, grad
+        assert len(addresses) == 1  # the second took the first one's memory
 
 
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
 def test_mid_sized_gradients_reuse_dead_ones_memory_and_match_torch(layout):
-    """Gradients from POOLED_RESULT_BYTES to LARGE_RESULT_BYTES take the memory
+    """Gradients of at least POOLED_RESULT_BYTES take the memory
     of a dead gradient of the same size (not cleared: max pooling's backward
     must clear it itself); live ones never share memory."""
     torch.manual_seed(6)
     # 1.97 MB and 2.46 MB of float32: a size of its own for each layout, so
     # that the pool holds no other block of it.
     x = torch.randn(4 if layout == "contiguous" else 5, 64, 48, 40)
-    assert at.POOLED_RESULT_BYTES <= x.numel() * x.element_size() <= at.LARGE_RESULT_BYTES
+    assert at.POOLED_RESULT_BYTES <= x.numel() * x.element_size()
     if layout == "channels_last":
         x = x.contiguous(memory_format=torch.channels_last)
     size, strides = list(x.shape), list(x.stride())
@@ -207,22 +218,43 @@ def test_mid_sized_gradients_reuse_dead_ones_memory_and_match_torch(layout):
 
 def test_the_result_pool_keeps_the_newest_blocks():
     """_core.pooled_buffer hands out the memory of the newest dead block of
-    the same size (its old contents visible), never a live one, and makes
-    room for the newest by unmapping the oldest (fresh memory reads zero)."""
+    the same size (its old contents visible while the system has not taken
+    the pages back, which it does only under memory pressure), never a live
+    one, and makes room for the newest by unmapping the oldest (fresh
+    memory reads zero, and says it is fresh)."""
     from adapool import _core
 
-    big = [_core.pooled_buffer(14 << 20) for _ in range(5)]  # more than the pool keeps
-    for block in big:
-        block[:] = 1
-    del big, block
-    small = _core.pooled_buffer(3 << 20)
-    small[-1] = 7
-    del small
-    again = _core.pooled_buffer(3 << 20)
-    assert again[-1] == 7
-    twin = _core.pooled_buffer(3 << 20)  # while `again` lives
-    assert twin[-1] == 0
-    assert again.ctypes.data != twin.ctypes.data
+    limit = at.result_pool_limit()
+    assert limit == 1 << 30
+    at.set_result_pool_limit(0)  # what other tests left
+    at.set_result_pool_limit(64 << 20)
+    try:
+        big = [_core.pooled_buffer(14 << 20)[0] for _ in range(5)]  # more than the pool keeps
+        for block in big:
+            block[:] = 1
+        del big, block
+        small, fresh = _core.pooled_buffer(3 << 20)
+        assert fresh and small[-1] == 0
+        small[-1] = 7
+        del small
+        again, fresh = _core.pooled_buffer(3 << 20)
+        assert not fresh and again[-1] == 7
+        twin, fresh = _core.pooled_buffer(3 << 20)  # while `again` lives
+        assert fresh and twin[-1] == 0
+        assert again.ctypes.data != twin.ctypes.data
+        # A limit below what is kept unmaps the oldest at once; 0 keeps nothing.
+        del again, twin
+        at.set_result_pool_limit(0)
+        block, fresh = _core.pooled_buffer(3 << 20)
+        assert fresh and block[-1] == 0
+        block[-1] = 5
+        del block
+        block, fresh = _core.pooled_buffer(3 << 20)
+        assert fresh and block[-1] == 0
+        with pytest.raises(ValueError, match="bytes = -1 is negative"):
+            at.set_result_pool_limit(-1)
+    finally:
+        at.set_result_pool_limit(limit)
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.trace` is deprecated:FutureWarning")
