@@ -56,10 +56,10 @@ void fill_tile(double* tile, const T* data, int64_t columns, int64_t column_stri
 
 // data[k * column_stride + plane * plane_stride] = tile[k][plane] / divisor(k),
 // with divisor asked once per column, in order: contiguous planes as vector
-// stores, others scattered.
+// stores (non-temporal with `stream`, see StoreScaled), others scattered.
 template <class T, class Divisor>
 void drain_tile(T* data, const double* tile, int64_t columns, int64_t column_stride, int64_t planes,
-                int64_t plane_stride, Divisor divisor) {
+                int64_t plane_stride, Divisor divisor, bool stream = false) {
   int64_t k = 0;
 #if !HWY_HAVE_SCALABLE
   if (column_stride == 1 && plane_stride != 1) {
@@ -69,7 +69,7 @@ void drain_tile(T* data, const double* tile, int64_t columns, int64_t column_str
   for (; k < columns; ++k) {
     T* cell = data + k * column_stride;
     if (plane_stride == 1) {
-      StoreScaled<T>(cell, tile + k * planes, planes, divisor(k));
+      StoreScaled<T>(cell, tile + k * planes, planes, divisor(k), stream);
     } else {
       Scatter<T>(cell, tile + k * planes, 1, column_stride, planes, plane_stride, divisor(k));
     }
@@ -357,7 +357,7 @@ constexpr int64_t kExactShareLines = 64;
 // workspace.
 template <class T>
 bool backward_exact_shares(const PlanData& plan, const T* dy_group, T* dx_row, int64_t planes,
-                           Window od_range, Window oh_range, double* workspace) {
+                           Window od_range, Window oh_range, double* workspace, bool stream) {
   const auto& gs = plan.source_strides;
   const Window outputs = outputs_of_row(plan);
   const int64_t lines = od_range.count() * oh_range.count();
@@ -382,7 +382,7 @@ bool backward_exact_shares(const PlanData& plan, const T* dy_group, T* dx_row, i
     const ExactShares shares{line_of,      lines,     inverse_window(plan, 2, w),
                              gs[4],        workspace, outputs.count(),
                              outputs.begin};
-    SumExactShares<T>(dx_row + w * plan.destination_strides[4], shares, planes);
+    SumExactShares<T>(dx_row + w * plan.destination_strides[4], shares, planes, stream);
   }
   return true;
 }
@@ -396,12 +396,13 @@ bool backward_exact_shares(const PlanData& plan, const T* dy_group, T* dx_row, i
 template <class T>
 bool backward_cells_channels_last(const PlanData& plan, const T* dy_group, T* dx_row,
                                   int64_t planes, Window od_range, Window oh_range,
-                                  double* workspace) {
+                                  double* workspace, bool stream) {
   const auto& gs = plan.source_strides;
   const int64_t in_w = plan.in_sizes[2];
   const Window outputs = outputs_of_row(plan);
   const int64_t lines = od_range.count() * oh_range.count();
-  if (backward_exact_shares(plan, dy_group, dx_row, planes, od_range, oh_range, workspace)) {
+  if (backward_exact_shares(plan, dy_group, dx_row, planes, od_range, oh_range, workspace,
+                            stream)) {
     return true;
   }
   if (lines * outputs.count() * planes > plan.workspace_per_thread) return false;
@@ -422,54 +423,50 @@ bool backward_cells_channels_last(const PlanData& plan, const T* dy_group, T* dx
     const Window window[3] = {
         {0, lines}, {0, 1}, {feeding.begin - outputs.begin, feeding.end - outputs.begin}};
     PoolCellChannelsLast<double, T>(dx_row + w * plan.destination_strides[4], workspace, planes,
-                                    window, {line_stride, 0, planes}, 1.0);
+                                    window, {line_stride, 0, planes}, 1.0, stream);
   }
   return true;
 }
 
-// backward_plane_row for every plane of a group at once, when there are
-// several outputs along w (one goes to backward_plane_row's fill): the
-// divisors count(o) of the outputs feeding the row are worked out once for
-// all planes, and each plane's shares dy[o] / count(o) go straight into its
-// sums, in the same order (od, then oh, then ow) with the same operations.
-// False, having done nothing, when the row and the divisors do not fit the
-// workspace.
+// One plane's dx row, whole, into sums[0, in_w): each share dy[o] / count(o)
+// of the outputs feeding the row, od, then oh, then ow, added to 0.0 over
+// its window, the order and operations of backward_plane_row (its divisor
+// is the same integer count, converted once).
 template <class T>
-bool backward_short_rows(const PlanData& plan, const T* dy_group, T* dx_row, int64_t planes,
-                         Window od_range, Window oh_range, double* workspace) {
+void plane_row(const PlanData& plan, const T* dy_plane, Window od_range, Window oh_range,
+               double* sums) {
   const auto& gs = plan.source_strides;
-  const auto& xs = plan.destination_strides;
   const int64_t in_w = plan.in_sizes[2];
   const int64_t out_w = plan.out_sizes[2];
   const Window outputs = outputs_of_row(plan);
-  const int64_t lines = od_range.count() * oh_range.count();
-  if (out_w == 1 || in_w + lines * outputs.count() > plan.workspace_per_thread) return false;
-  double* sums = workspace;
-  double* divisors = workspace + in_w;  // [od, oh][ow]
-  for (int64_t od = od_range.begin, k = 0; od < od_range.end; ++od) {
+  std::fill(sums, sums + in_w, 0.0);
+  for (int64_t od = od_range.begin; od < od_range.end; ++od) {
     for (int64_t oh = oh_range.begin; oh < oh_range.end; ++oh) {
       const int64_t count_dh = output_count(plan, 0, od) * output_count(plan, 1, oh);
-      for (int64_t ow = outputs.begin; ow < outputs.end; ++ow) {
-        divisors[k++] = static_cast<double>(count_dh * output_count(plan, 2, ow));
+      const T* line = dy_plane + od * gs[2] + oh * gs[3];
+      WindowWalker walker(outputs.begin, in_w, out_w);
+      for (int64_t ow = outputs.begin; ow < outputs.end; ++ow, walker.next()) {
+        const double share = LoadScalar(line + ow * gs[4]) /
+                             static_cast<double>(count_dh * output_count(plan, 2, ow));
+        const Window window = walker.window();
+        for (int64_t w = window.begin; w < window.end; ++w) sums[w] += share;
       }
     }
   }
+}
+
+// backward_plane_row for every plane of a group at once, when there are
+// several outputs along w (one goes to backward_plane_row's fill), each
+// plane's row summed by plane_row. False, having done nothing, when the
+// row does not fit the workspace.
+template <class T>
+bool backward_short_rows(const PlanData& plan, const T* dy_group, T* dx_row, int64_t planes,
+                         Window od_range, Window oh_range, double* workspace) {
+  const int64_t in_w = plan.in_sizes[2];
+  if (plan.out_sizes[2] == 1 || in_w > plan.workspace_per_thread) return false;
   for (int64_t j = 0; j < planes; ++j) {
-    const T* dy_plane = dy_group + j * gs[1];
-    std::fill(sums, sums + in_w, 0.0);
-    const double* divisor = divisors;
-    for (int64_t od = od_range.begin; od < od_range.end; ++od) {
-      for (int64_t oh = oh_range.begin; oh < oh_range.end; ++oh) {
-        const T* line = dy_plane + od * gs[2] + oh * gs[3];
-        WindowWalker walker(outputs.begin, in_w, out_w);
-        for (int64_t ow = outputs.begin; ow < outputs.end; ++ow, ++divisor, walker.next()) {
-          const double share = LoadScalar(line + ow * gs[4]) / *divisor;
-          const Window window = walker.window();
-          for (int64_t w = window.begin; w < window.end; ++w) sums[w] += share;
-        }
-      }
-    }
-    StoreScaled<T>(dx_row + j * xs[1], sums, in_w, 1.0);
+    plane_row(plan, dy_group + j * plan.source_strides[1], od_range, oh_range, workspace);
+    StoreScaled<T>(dx_row + j * plan.destination_strides[1], workspace, in_w, 1.0);
   }
   return true;
 }
@@ -499,6 +496,11 @@ void backward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, 
     }
     return;
   }
+  // Channels-last rows of a grad_input too large for the caches go out in
+  // non-temporal stores (PlanData::stream), and none is read back: a row
+  // equal to the one before, or a cell equal to the first, is worked out
+  // again rather than copied from memory the stores bypassed the caches for.
+  const bool stream = plan.stream && xs[1] == 1;
   for (int64_t row = first; row < last; ++row) {
     const int64_t h = row % in_h;
     const int64_t d = (row / in_h) % in_d;
@@ -509,7 +511,7 @@ void backward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, 
     // Rows that the same outputs feed are equal: copy the row before.
     const int64_t previous_h = (row - 1) % in_h;
     const int64_t previous_d = ((row - 1) / in_h) % in_d;
-    if (row > first && (row - 1) / in_h / in_d == row / in_h / in_d &&
+    if (!stream && row > first && (row - 1) / in_h / in_d == row / in_h / in_d &&
         oh_range == inverse_window(plan, 1, previous_h) &&
         od_range == inverse_window(plan, 0, previous_d)) {
       T* base = dx + group.destination_offset;
@@ -533,14 +535,14 @@ void backward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, 
     if (xs[1] == 1 &&
         backward_cells_channels_last(plan, dy + group.source_offset,
                                      dx + group.destination_offset + d * xs[2] + h * xs[3], planes,
-                                     od_range, oh_range, workspace)) {
+                                     od_range, oh_range, workspace, stream)) {
       continue;
     }
     double* shares = workspace;  // dy[o] / count(o) for a chunk of outputs
     double* sums = workspace + chunk * planes;
     // One output along w feeds every column the same: the first is summed,
     // the others copied (global pooling).
-    const int64_t summed_w = plan.out_sizes[2] == 1 ? 1 : in_w;
+    const int64_t summed_w = plan.out_sizes[2] == 1 && !stream ? 1 : in_w;
     for (int64_t w0 = 0; w0 < summed_w; w0 += chunk) {
       const int64_t w1 = std::min(summed_w, w0 + chunk);
       std::fill(sums, sums + (w1 - w0) * planes, 0.0);
@@ -564,13 +566,15 @@ void backward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, 
         }
       }
       T* out = dx + group.destination_offset + d * xs[2] + h * xs[3] + w0 * xs[4];
-      drain_tile(out, sums, w1 - w0, xs[4], planes, xs[1], [](int64_t) { return 1.0; });
+      drain_tile(
+          out, sums, w1 - w0, xs[4], planes, xs[1], [](int64_t) { return 1.0; }, stream);
     }
     T* line = dx + group.destination_offset + d * xs[2] + h * xs[3];
     for (int64_t w = summed_w; w < in_w; ++w) {
       copy_row(line, line + w * xs[4], planes, xs[1], 1, xs[4]);
     }
   }
+  if (stream) hwy::FlushStream();  // before the run's caller may read grad_input
 }
 
 }  // namespace

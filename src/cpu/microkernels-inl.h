@@ -205,19 +205,29 @@ HWY_INLINE void LoadScaled(double* HWY_RESTRICT tile, const void* source, int64_
 
 // float and double store vectors; the 16-bit types round the float result
 // with the scalar round-to-nearest-even of half.hpp, the one definition of
-// that rounding in the project.
+// that rounding in the project. `stream`: float and double vectors bypass
+// the caches (non-temporal stores) where y is aligned to a vector, for
+// destinations too large to stay cached (PlanData::stream); the caller
+// fences them (hwy::FlushStream) before its results are read.
 template <class T>
 HWY_INLINE void StoreScaled(void* destination, const double* HWY_RESTRICT acc, int64_t n,
-                            double divisor) {
+                            double divisor, bool stream = false) {
   T* HWY_RESTRICT y = static_cast<T*>(destination);
   const D64 d64;
   const auto lanes = static_cast<int64_t>(hn::Lanes(d64));
   const bool exact = ExactReciprocal(divisor);
   const auto by = DivisorVector(divisor, exact);
+  const bool aligned = reinterpret_cast<uintptr_t>(y) % (lanes * sizeof(T)) == 0;
   int64_t i = 0;
   if constexpr (std::is_same_v<T, double>) {
-    for (; i + lanes <= n; i += lanes)
-      hn::StoreU(Divide(hn::LoadU(d64, acc + i), by, exact), d64, y + i);
+    for (; i + lanes <= n; i += lanes) {
+      const auto v = Divide(hn::LoadU(d64, acc + i), by, exact);
+      if (stream && aligned) {
+        hn::Stream(v, d64, y + i);
+      } else {
+        hn::StoreU(v, d64, y + i);
+      }
+    }
     for (; i < n; ++i) y[i] = acc[i] / divisor;
   } else if constexpr (kVectorDemote) {
     const hn::Rebind<float, D64> d32;
@@ -226,7 +236,11 @@ HWY_INLINE void StoreScaled(void* destination, const double* HWY_RESTRICT acc, i
       const auto wide = hn::LoadU(d64, acc + i);
       const auto v = hn::DemoteTo(d32, divisor == 1.0 ? wide : Divide(wide, by, exact));
       if constexpr (std::is_same_v<T, float>) {
-        hn::StoreU(v, d32, y + i);
+        if (stream && aligned) {
+          hn::Stream(v, d32, y + i);
+        } else {
+          hn::StoreU(v, d32, y + i);
+        }
       } else {
         hn::Store(v, d32, narrow);
         for (int64_t k = 0; k < lanes; ++k) y[i + k] = NarrowTo<T>(narrow[k]);
@@ -443,7 +457,7 @@ HWY_INLINE void SumInput(double* HWY_RESTRICT sums, const void* source, const Wi
 template <int kVectors, class In, class Out>
 HWY_INLINE int64_t PoolCellBlocks(Out* HWY_RESTRICT out, const In* HWY_RESTRICT x, int64_t j,
                                   int64_t planes, const Window (&window)[3],
-                                  const int64_t (&strides)[3], double count) {
+                                  const int64_t (&strides)[3], double count, bool stream) {
   const D64 d64;
   const auto lanes = static_cast<int64_t>(hn::Lanes(d64));
   HWY_ALIGN double block[kVectors * hn::MaxLanes(d64)];
@@ -468,7 +482,7 @@ HWY_INLINE int64_t PoolCellBlocks(Out* HWY_RESTRICT out, const In* HWY_RESTRICT 
     if (kVectors > 1) hn::Store(a1, d64, block + lanes);
     if (kVectors > 2) hn::Store(a2, d64, block + 2 * lanes);
     if (kVectors > 3) hn::Store(a3, d64, block + 3 * lanes);
-    StoreScaled<Out>(out + j, block, kVectors * lanes, count);
+    StoreScaled<Out>(out + j, block, kVectors * lanes, count, stream);
   }
   return j;
 }
@@ -476,11 +490,12 @@ HWY_INLINE int64_t PoolCellBlocks(Out* HWY_RESTRICT out, const In* HWY_RESTRICT 
 template <class In, class Out>
 HWY_INLINE void PoolCellChannelsLast(Out* HWY_RESTRICT out, const In* HWY_RESTRICT x,
                                      int64_t planes, const Window (&window)[3],
-                                     const int64_t (&strides)[3], double count) {
+                                     const int64_t (&strides)[3], double count,
+                                     bool stream = false) {
   int64_t j = 0;
   if constexpr (kVectorFloat16 || !std::is_same_v<In, Half>) {
-    j = PoolCellBlocks<4>(out, x, j, planes, window, strides, count);
-    j = PoolCellBlocks<1>(out, x, j, planes, window, strides, count);
+    j = PoolCellBlocks<4>(out, x, j, planes, window, strides, count, stream);
+    j = PoolCellBlocks<1>(out, x, j, planes, window, strides, count, stream);
   }
   for (; j < planes; ++j) {
     double sum = 0.0;
@@ -516,7 +531,7 @@ struct ExactShares {
 
 template <int kVectors, class T>
 HWY_INLINE int64_t SumExactShareBlocks(T* HWY_RESTRICT out, const ExactShares& shares, int64_t j,
-                                       int64_t planes) {
+                                       int64_t planes, bool stream) {
   const D64 d64;
   const auto lanes = static_cast<int64_t>(hn::Lanes(d64));
   HWY_ALIGN double block[kVectors * hn::MaxLanes(d64)];
@@ -541,17 +556,18 @@ HWY_INLINE int64_t SumExactShareBlocks(T* HWY_RESTRICT out, const ExactShares& s
     if (kVectors > 1) hn::Store(a1, d64, block + lanes);
     if (kVectors > 2) hn::Store(a2, d64, block + 2 * lanes);
     if (kVectors > 3) hn::Store(a3, d64, block + 3 * lanes);
-    StoreScaled<T>(out + j, block, kVectors * lanes, 1.0);
+    StoreScaled<T>(out + j, block, kVectors * lanes, 1.0, stream);
   }
   return j;
 }
 
 template <class T>
-HWY_INLINE void SumExactShares(T* HWY_RESTRICT out, const ExactShares& shares, int64_t planes) {
+HWY_INLINE void SumExactShares(T* HWY_RESTRICT out, const ExactShares& shares, int64_t planes,
+                               bool stream) {
   int64_t j = 0;
   if constexpr (kVectorFloat16 || !std::is_same_v<T, Half>) {
-    j = SumExactShareBlocks<4>(out, shares, j, planes);
-    j = SumExactShareBlocks<1>(out, shares, j, planes);
+    j = SumExactShareBlocks<4>(out, shares, j, planes, stream);
+    j = SumExactShareBlocks<1>(out, shares, j, planes, stream);
   }
   for (; j < planes; ++j) {
     double sum = 0.0;

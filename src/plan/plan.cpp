@@ -5,6 +5,8 @@
 #include "cpu/kernels.hpp"
 #include "error.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <limits>
 #include <thread>
@@ -137,6 +139,25 @@ int effective_threads(const Options& options, int64_t rows, int64_t work) {
   threads = std::min(threads, std::max<int64_t>(1, work / options.min_work_per_thread));
   threads = std::min(threads, std::max<int64_t>(1, rows));
   return static_cast<int>(threads);
+}
+
+// Options::stream_bytes = -1: a quarter of the last-level cache, which
+// glibc reads from CPUID (sysconf(_SC_LEVEL3_CACHE_SIZE)). Measured on a
+// VM reporting 480 MiB of L3, one thread writing zeros: 64 MB at 29 GB/s
+// with plain stores against 26 GB/s streamed, 96 MB 20 against 22 GB/s,
+// 128 MB 11 against 25 GB/s, 277 MB 10 against 25 GB/s (two threads: 19
+// against 41 GB/s).
+int64_t stream_bytes(const Options& options) {
+  if (options.stream_bytes >= 0) return options.stream_bytes;
+  if (options.stream_bytes != -1) {
+    detail::fail(ErrorCode::invalid_argument, "stream_bytes = ", options.stream_bytes,
+                 " is negative; expected -1 (from the last-level cache) or a byte count");
+  }
+  static const int64_t automatic = [] {
+    const long cache = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    return (cache > 0 ? static_cast<int64_t>(cache) : int64_t{256} << 20) / 4;
+  }();
+  return automatic;
 }
 
 // Plane cells a band of a max backward keeps at least (PlanData::bands):
@@ -360,6 +381,9 @@ PlanData make_plan(Direction direction, Reduction reduction, DType dtype, int sp
   plan.workspace_per_thread = !max      ? 2 * plan.chunk_columns * plan.group_planes
                               : forward ? 2 * plan.group_planes
                                         : 0;
+  const int64_t stream_limit = stream_bytes(options);  // checked for every plan
+  plan.stream =
+      !forward && !max && plan.destination_bytes.high - plan.destination_bytes.low > stream_limit;
   const int64_t groups = plan.batch * plan.groups_per_batch;
   const auto& lines = forward ? plan.out_sizes : plan.in_sizes;
   const int64_t work = std::max(element_count(input), element_count(output));

@@ -71,6 +71,45 @@ TEST(Determinism, EveryThreadCountAndLayoutGivesTheSameBits) {
   }
 }
 
+// Average pooling's backward into a grad_input over Options::stream_bytes
+// writes channels-last cells with non-temporal stores (PlanData::stream) and
+// works out again the rows and cells it would otherwise copy: the bits must
+// not change. Every channels-last path: exact shares (power-of-two counts),
+// the cells in registers, the tile (1024 planes, 20 outputs a row), global
+// pooling, upsampling, a second group past 1024 planes, plane counts that
+// leave vector tails, and layouts that do not stream.
+TEST(Determinism, StreamedBackwardGivesTheSameBits) {
+  struct Shape {
+    int spatial;
+    std::vector<int64_t> in, out;
+  };
+  const Shape shapes[] = {
+      {2, {2, 24, 16, 16}, {2, 24, 4, 4}},     {2, {2, 40, 13, 11}, {2, 40, 5, 4}},
+      {2, {1, 1024, 3, 40}, {1, 1024, 2, 20}}, {2, {2, 37, 7, 7}, {2, 37, 1, 1}},
+      {2, {2, 16, 5, 5}, {2, 16, 13, 13}},     {3, {2, 16, 5, 6, 7}, {2, 16, 2, 3, 3}},
+      {1, {4, 1030, 50}, {4, 1030, 7}},
+  };
+  for (const Shape& shape : shapes) {
+    for (DType dtype : kDTypes) {
+      for (LayoutKind layout :
+           {LayoutKind::channels_last, LayoutKind::contiguous, LayoutKind::sliced}) {
+        const std::vector<double> cached =
+            run(shape.spatial, shape.in, shape.out, dtype, Direction::backward, layout, 1);
+        for (int threads : {1, 2}) {
+          Options options;
+          options.stream_bytes = 0;
+          options.min_work_per_thread = 1;  // two threads even for the small shapes
+          const std::vector<double> streamed = run(shape.spatial, shape.in, shape.out, dtype,
+                                                   Direction::backward, layout, threads, options);
+          EXPECT_TRUE(same_bits(cached, streamed))
+              << describe(shape.in) << " -> " << describe(shape.out) << " " << dtype_name(dtype)
+              << " " << name(layout) << " threads " << threads;
+        }
+      }
+    }
+  }
+}
+
 // A caller's executor: each share on a thread of its own, started in reverse
 // order, and the calls it sees counted.
 struct ReverseExecutor {

@@ -311,6 +311,14 @@ TEST(Errors, ThreadCounts) {
         Plan::forward(DType::f32, 1, contiguous({1, 2, 4}), contiguous({1, 2, 2}), options);
       },
       ErrorCode::threads, {"min_work_per_thread = 0"});
+  options.min_work_per_thread = 1 << 15;
+  options.stream_bytes = -2;  // -1 is the default; other negatives are errors
+  expect_error(
+      [&] {
+        Plan::forward(DType::f32, 1, contiguous({1, 2, 4}), contiguous({1, 2, 2}), options);
+      },
+      ErrorCode::invalid_argument, {"stream_bytes = -2", "-1"});
+  options.stream_bytes = -1;
   // Huge counts are clamped to the work there is and to a sane maximum.
   options.min_work_per_thread = 1;
   options.threads = 1 << 30;
