@@ -115,11 +115,11 @@ struct Options {
   // zeros when each run starts (fresh anonymous memory, calloc), and the run
   // adds the gradients without clearing it first. Ignored by other plans.
   bool destination_zeroed = false;
-  // Average pooling's backward only: a grad_input spanning more than this
-  // many bytes is written with non-temporal stores (bypassing the caches,
-  // which it would only sweep) where its planes are contiguous
-  // (channels-last). -1: a quarter of the last-level cache (or of 256 MiB
-  // where the system does not say). Results do not depend on it.
+  // Backward only: a grad_input spanning more than this many bytes, which
+  // would only sweep the caches, is written with non-temporal stores
+  // (average pooling's channels-last cells, max pooling's zeroing). -1: a
+  // quarter of the last-level cache (or of 256 MiB where the system does
+  // not say). Results do not depend on it.
   int64_t stream_bytes = -1;
 };
 

@@ -387,9 +387,11 @@ class Divider {
 
 // Sets the cells of a plane group to zero, as few runs as its layout allows:
 // dimensions whose strides chain (stride = inner stride * inner size) merge.
+// `stream`: runs in non-temporal stores (PlanData::stream), fenced before
+// the scatter adds to them.
 template <class T>
 void zero_group(T* base, int64_t planes, const std::array<int64_t, 5>& xs,
-                const std::array<int64_t, 3>& in) {
+                const std::array<int64_t, 3>& in, bool stream) {
   std::array<std::pair<int64_t, int64_t>, 4> dims{};  // (size, stride)
   int count = 0;
   for (const auto& [size, stride] :
@@ -425,10 +427,11 @@ void zero_group(T* base, int64_t planes, const std::array<int64_t, 5>& xs,
     for (int64_t b = 0; b < size[2]; ++b) {
       for (int64_t c = 0; c < size[1]; ++c) {
         T* line = base + a * stride[3] + b * stride[2] + c * stride[1];
-        for (int64_t e = 0; e < size[0]; ++e) std::fill_n(line + e * stride[0], run, T{});
+        for (int64_t e = 0; e < size[0]; ++e) ZeroRun(line + e * stride[0], run, stream);
       }
     }
   }
+  if (stream) hwy::FlushStream();
 }
 
 // Where a flat plane index (d * H + h) * W + w points in a plane of
@@ -718,7 +721,8 @@ void max_backward_bands(const PlanData& plan, const Buffers& buffers, int64_t fi
     T* dx_group = dx + group.destination_offset;
     if (!plan.destination_zeroed && offset_of.dense() && xs[1] == 1 &&
         offset_of.step() == group.planes) {
-      std::fill(dx_group + low * group.planes, dx_group + high * group.planes, T{});  // one run
+      ZeroRun(dx_group + low * group.planes, (high - low) * group.planes, plan.stream);  // one run
+      if (plan.stream) hwy::FlushStream();
     } else if (!plan.destination_zeroed) {
       for (int64_t k = low; k < high; ++k) {
         T* cell = dx_group + offset_of(k);
@@ -787,7 +791,7 @@ void max_backward_rows(const PlanData& plan, const Buffers& buffers, int64_t fir
     const bool together = whole_planes && group.planes == 1 && last - row >= kScatterPlanes &&
                           row % plan.groups_per_batch + kScatterPlanes <= plan.groups_per_batch;
     if (!plan.destination_zeroed) {
-      zero_group(dx_group, together ? kScatterPlanes : group.planes, xs, in);
+      zero_group(dx_group, together ? kScatterPlanes : group.planes, xs, in, plan.stream);
     }
     // An empty grad_output feeds nothing, and its strides are never used.
     if (plan.source_bytes.empty()) continue;
@@ -800,7 +804,7 @@ void max_backward_rows(const PlanData& plan, const Buffers& buffers, int64_t fir
                                      {gs[2], gs[3], gs[4]},
                                      offset_of.step()};
       if (masked_windows(plan, dx_group, dy_group, masked_group)) continue;
-      zero_group(dx_group, group.planes, xs, in);  // the scatter starts over
+      zero_group(dx_group, group.planes, xs, in, plan.stream);  // the scatter starts over
     }
     if (together) {
       const auto scatter_all =

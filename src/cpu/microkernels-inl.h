@@ -252,6 +252,27 @@ HWY_INLINE void StoreScaled(void* destination, const double* HWY_RESTRICT acc, i
   }
 }
 
+// y[0, n) = +0.0, with non-temporal stores from the first aligned vector on
+// where `stream` (PlanData::stream); the caller fences them (hwy::FlushStream)
+// before it reads or adds to them. Every T's zero is all bits zero.
+template <class T>
+HWY_INLINE void ZeroRun(T* y, int64_t n, bool stream) {
+  if (!stream) {
+    std::fill_n(y, n, T{});
+    return;
+  }
+  const hn::ScalableTag<uint8_t> d8;
+  auto* bytes = reinterpret_cast<uint8_t*>(y);
+  const auto size = static_cast<size_t>(n) * sizeof(T);
+  const size_t vector = hn::Lanes(d8);
+  const size_t head =
+      std::min(size, (vector - reinterpret_cast<uintptr_t>(bytes) % vector) % vector);
+  std::memset(bytes, 0, head);
+  size_t i = head;
+  for (; i + vector <= size; i += vector) hn::Stream(hn::Zero(d8), d8, bytes + i);
+  std::memset(bytes + i, 0, size - i);
+}
+
 // Planes of float and double move as vectors through hardware gathers and
 // scatters when their offsets fit int32 (on targets with exact demotion);
 // the 16-bit types go one by one.

@@ -382,8 +382,7 @@ PlanData make_plan(Direction direction, Reduction reduction, DType dtype, int sp
                               : forward ? 2 * plan.group_planes
                                         : 0;
   const int64_t stream_limit = stream_bytes(options);  // checked for every plan
-  plan.stream =
-      !forward && !max && plan.destination_bytes.high - plan.destination_bytes.low > stream_limit;
+  plan.stream = !forward && plan.destination_bytes.high - plan.destination_bytes.low > stream_limit;
   const int64_t groups = plan.batch * plan.groups_per_batch;
   const auto& lines = forward ? plan.out_sizes : plan.in_sizes;
   const int64_t work = std::max(element_count(input), element_count(output));

@@ -110,14 +110,15 @@ struct PlanData {
   bool along_rows = false;
   // Max backward: grad_input holds zeros already (Options::destination_zeroed).
   bool destination_zeroed = false;
-  // Average pooling's backward into a grad_input of more than
-  // Options::stream_bytes: it cannot stay in the caches, so the vector
-  // stores of channels-last cells bypass them (non-temporal). Writing 277 MB
-  // at one thread: 26 ms with plain stores (each line read before it is
-  // written), 11 ms streamed. NCHW rows do not stream: row by row, each
-  // row's ends share cache lines with rows written long before or after
-  // (PSPNet 65 -> 6: 36 -> 89 ms), and plane by plane the row sums ran 3x
-  // slower, for a reason not found yet.
+  // Backward into a grad_input of more than Options::stream_bytes: it cannot
+  // stay in the caches, so average pooling's channels-last cells and max
+  // pooling's zeroing bypass them (non-temporal stores). Writing 277 MB at
+  // one thread: 26 ms with plain stores (each line read before it is
+  // written), 11 ms streamed. NCHW average pooling does not stream: its
+  // rows' sums, not memory, bound it (8x2048 planes, 65 -> 6: 36 ms with
+  // plain stores, 43 ms streamed through a stage of row blocks), and rows
+  // streamed one by one took 89 ms (each row's ends share cache lines with
+  // rows written long before or after).
   bool stream = false;
   int64_t groups_per_batch = 1;
   // Columns per chunk: a chunk of a row for every plane of a group fits the

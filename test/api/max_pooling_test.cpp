@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
+#include <numeric>
 
 #include "support.hpp"
 
@@ -94,6 +96,56 @@ TEST(MaxPooling, BackwardIsTheSameForEveryThreadCount) {
         first = dx.read().values;
       } else {
         EXPECT_EQ(dx.read().values, first) << name(layout) << " threads " << threads;
+      }
+    }
+  }
+}
+
+// A grad_input over Options::stream_bytes is zeroed with non-temporal
+// stores (PlanData::stream) before the scatter adds to it: the same results
+// in every path (scatter, NCHW planes 4 at a time, channels-last masked
+// windows, bands of few planes at 2 threads, two groups), from a grad_input
+// full of NaN.
+TEST(MaxPooling, StreamedBackwardGivesTheSameResults) {
+  struct Shape {
+    std::vector<int64_t> in, out;
+  };
+  const Shape shapes[] = {{{2, 24, 5, 6}, {2, 24, 17, 19}},
+                          {{2, 40, 13, 11}, {2, 40, 5, 4}},
+                          {{1, 3, 200, 170}, {1, 3, 7, 9}},
+                          {{2, 1030, 7, 7}, {2, 1030, 1, 1}}};
+  std::mt19937_64 rng(85);
+  for (const Shape& shape : shapes) {
+    for (DType dtype : kDTypes) {
+      for (LayoutKind layout :
+           {LayoutKind::contiguous, LayoutKind::channels_last, LayoutKind::sliced}) {
+        Strided x(shape.in, layout, 2, dtype);
+        x.fill_random(rng);
+        Strided indices(shape.out, layout, 2, DType::f64);
+        Strided y(shape.out, layout, 2, dtype);
+        Strided dy(shape.out, layout, 2, dtype);
+        dy.fill_random(rng);
+        adaptive_max_pool(dtype, 2, x.layout(), x.data(), y.layout(), y.data(), &indices.layout(),
+                          indices.index_data());
+        const int64_t cells =
+            std::accumulate(shape.in.begin(), shape.in.end(), int64_t{1}, std::multiplies<>());
+        const auto backward = [&](int64_t stream_bytes, int threads) {
+          Options options;
+          options.stream_bytes = stream_bytes;
+          options.threads = threads;
+          options.min_work_per_thread = 1;
+          Strided dx(shape.in, layout, 2, dtype);
+          for (int64_t i = 0; i < cells; ++i) dx.set(i, std::nan(""));
+          adaptive_max_pool_backward(dtype, 2, dy.layout(), dy.data(), indices.layout(),
+                                     indices.index_data(), dx.layout(), dx.data(), options);
+          return dx.read().values;
+        };
+        const std::vector<double> cached = backward(-1, 1);
+        for (int threads : {1, 2}) {
+          EXPECT_EQ(backward(0, threads), cached)
+              << describe(shape.in) << " -> " << describe(shape.out) << " " << dtype_name(dtype)
+              << " " << name(layout) << " threads " << threads;
+        }
       }
     }
   }
