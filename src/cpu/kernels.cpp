@@ -313,6 +313,12 @@ void backward_plane_row(const PlanData& plan, const T* dy_plane, T* dx_row, Wind
     Gather<T>(&share, dy_plane + od_range.begin * gs[2] + oh_range.begin * gs[3], 1, gs[4], 1, 1,
               1.0);
     std::fill(sums, sums + std::min(in_w, chunk), 0.0 + share / static_cast<double>(count));
+    if (plan.stream) {  // one value, rounded once, fills the row (PlanData::stream)
+      T value;
+      StoreScaled<T>(&value, sums, 1, 1.0);
+      FillRun(dx_row, in_w, value, true);
+      return;
+    }
     for (int64_t w0 = 0; w0 < in_w; w0 += chunk) {
       StoreScaled<T>(dx_row + w0, sums, std::min(in_w, w0 + chunk) - w0, 1.0);
     }
@@ -574,7 +580,7 @@ void backward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, 
       copy_row(line, line + w * xs[4], planes, xs[1], 1, xs[4]);
     }
   }
-  if (stream) hwy::FlushStream();  // before the run's caller may read grad_input
+  if (plan.stream) hwy::FlushStream();  // before the run's caller may read grad_input
 }
 
 }  // namespace

@@ -252,25 +252,33 @@ HWY_INLINE void StoreScaled(void* destination, const double* HWY_RESTRICT acc, i
   }
 }
 
-// y[0, n) = +0.0, with non-temporal stores from the first aligned vector on
-// where `stream` (PlanData::stream); the caller fences them (hwy::FlushStream)
-// before it reads or adds to them. Every T's zero is all bits zero.
+// y[0, n) = value, with non-temporal stores from the first aligned vector
+// on where `stream` (PlanData::stream); the caller fences them
+// (hwy::FlushStream) before anyone reads or adds to them.
 template <class T>
-HWY_INLINE void ZeroRun(T* y, int64_t n, bool stream) {
+HWY_INLINE void FillRun(T* y, int64_t n, T value, bool stream) {
   if (!stream) {
-    std::fill_n(y, n, T{});
+    std::fill_n(y, n, value);
     return;
   }
-  const hn::ScalableTag<uint8_t> d8;
-  auto* bytes = reinterpret_cast<uint8_t*>(y);
-  const auto size = static_cast<size_t>(n) * sizeof(T);
-  const size_t vector = hn::Lanes(d8);
-  const size_t head =
-      std::min(size, (vector - reinterpret_cast<uintptr_t>(bytes) % vector) % vector);
-  std::memset(bytes, 0, head);
-  size_t i = head;
-  for (; i + vector <= size; i += vector) hn::Stream(hn::Zero(d8), d8, bytes + i);
-  std::memset(bytes + i, 0, size - i);
+  using Bits = hwy::UnsignedFromSize<sizeof(T)>;
+  Bits bits;
+  std::memcpy(&bits, &value, sizeof(T));
+  const hn::ScalableTag<Bits> d;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(d));
+  const auto vector_bytes = static_cast<uintptr_t>(lanes) * sizeof(T);
+  const auto gap = (vector_bytes - reinterpret_cast<uintptr_t>(y) % vector_bytes) % vector_bytes;
+  int64_t i = std::min(n, static_cast<int64_t>(gap / sizeof(T)));
+  std::fill_n(y, i, value);
+  const auto v = hn::Set(d, bits);
+  for (; i + lanes <= n; i += lanes) hn::Stream(v, d, reinterpret_cast<Bits*>(y + i));
+  std::fill_n(y + i, n - i, value);
+}
+
+// FillRun with +0.0, all bits zero in every T.
+template <class T>
+HWY_INLINE void ZeroRun(T* y, int64_t n, bool stream) {
+  FillRun(y, n, T{}, stream);
 }
 
 // Planes of float and double move as vectors through hardware gathers and

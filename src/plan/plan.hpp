@@ -111,10 +111,11 @@ struct PlanData {
   // Max backward: grad_input holds zeros already (Options::destination_zeroed).
   bool destination_zeroed = false;
   // Backward into a grad_input of more than Options::stream_bytes: it cannot
-  // stay in the caches, so average pooling's channels-last cells and max
-  // pooling's zeroing bypass them (non-temporal stores). Writing 277 MB at
+  // stay in the caches, so average pooling's channels-last cells and NCHW
+  // global pooling's rows (one value each) and max pooling's zeroing bypass
+  // them (non-temporal stores). Writing 277 MB at
   // one thread: 26 ms with plain stores (each line read before it is
-  // written), 11 ms streamed. NCHW average pooling does not stream: its
+  // written), 11 ms streamed. Other NCHW average pooling does not stream: its
   // rows' sums, not memory, bound it (8x2048 planes, 65 -> 6: 36 ms with
   // plain stores, 43 ms streamed through a stage of row blocks), and rows
   // streamed one by one took 89 ms (each row's ends share cache lines with

@@ -76,8 +76,8 @@ TEST(Determinism, EveryThreadCountAndLayoutGivesTheSameBits) {
 // works out again the rows and cells it would otherwise copy: the bits must
 // not change. Every channels-last path: exact shares (power-of-two counts),
 // the cells in registers, the tile (1024 planes, 20 outputs a row), global
-// pooling, upsampling, a second group past 1024 planes, plane counts that
-// leave vector tails, and layouts that do not stream.
+// pooling (NCHW: each plane one streamed value), upsampling, a second group past 1024 planes, plane
+// counts that leave vector tails, and layouts that do not stream.
 TEST(Determinism, StreamedBackwardGivesTheSameBits) {
   struct Shape {
     int spatial;
