@@ -176,15 +176,20 @@ nb::ndarray<nb::numpy, uint8_t, nb::ndim<1>> array_over(const Mapping& mapping, 
 //   huge pages and about 120 ms on 4 KiB pages, against 26 ms to write the
 //   same memory again; two threads faulting at once took 200-400 ms a call
 //   for the first 3-5 calls.
-// A kept block is advised MADV_FREE: the system takes its pages back under
-// memory pressure (a block then reads zeros, which is as good as any
-// contents), and otherwise they stay, written again without a fault (0.1
-// ms to advise 277 MB of huge pages). The newest blocks are kept, at most
-// limit() bytes of them in all (their used bytes: the slack before a block
-// is never touched); older ones are unmapped to make room.
+// A kept block of at least kAdvisedBytes is advised MADV_FREE: the system
+// takes its pages back under memory pressure (a block then reads zeros,
+// which is as good as any contents), and otherwise they stay, written again
+// without a fault (0.1 ms to advise 277 MB of huge pages). Smaller blocks
+// are not: at two threads the advice cost 0.1-0.3 ms a call (Swin-T's 4.8
+// MB max pooling gradient: a 0.14 ms kernel took 0.35 ms), and at most
+// kUnadvisedLimit bytes of them are kept. The newest blocks are kept, at
+// most limit() bytes of them in all (their used bytes: the slack before a
+// block is never touched); older ones are unmapped to make room.
 class ResultPool {
  public:
   static constexpr size_t kDefaultLimit = size_t{1} << 30;
+  static constexpr size_t kAdvisedBytes = size_t{32} << 20;
+  static constexpr size_t kUnadvisedLimit = size_t{64} << 20;
 
   Mapping take(size_t bytes) {
     {
@@ -193,7 +198,7 @@ class ResultPool {
       for (auto it = kept_.rbegin(); it != kept_.rend(); ++it) {
         if (it->length == length) {
           const Mapping mapping = *it;
-          kept_bytes_ -= used(mapping);
+          forget(mapping);
           kept_.erase(std::next(it).base());
           return mapping;
         }
@@ -205,7 +210,7 @@ class ResultPool {
   // noexcept: an array's capsule calls it as it dies.
   void give(Mapping mapping) noexcept {
     mapping.fresh = false;
-    madvise(mapping.data, used(mapping), MADV_FREE);
+    if (advised(mapping)) madvise(mapping.data, used(mapping), MADV_FREE);
     std::unique_lock<std::mutex> lock(mutex_);
     try {
       kept_.push_back(mapping);  // newest last
@@ -215,6 +220,7 @@ class ResultPool {
       return;
     }
     kept_bytes_ += used(mapping);
+    if (!advised(mapping)) unadvised_bytes_ += used(mapping);
     trim(lock);
   }
 
@@ -232,14 +238,28 @@ class ResultPool {
 
  private:
   static size_t used(const Mapping& mapping) { return mapping.length - kHugePage; }
+  static bool advised(const Mapping& mapping) { return used(mapping) >= kAdvisedBytes; }
 
+  void forget(const Mapping& mapping) {
+    kept_bytes_ -= used(mapping);
+    if (!advised(mapping)) unadvised_bytes_ -= used(mapping);
+  }
+
+  // Unmaps the oldest blocks over the limits: unadvised ones over theirs,
+  // then any over limit_.
   void trim(std::unique_lock<std::mutex>& lock) noexcept {
-    while (kept_bytes_ > limit_) {
-      const Mapping oldest = kept_.front();
-      kept_.pop_front();
-      kept_bytes_ -= used(oldest);
+    for (;;) {
+      auto oldest = kept_.begin();
+      if (unadvised_bytes_ > kUnadvisedLimit) {
+        while (advised(*oldest)) ++oldest;
+      } else if (kept_bytes_ <= limit_) {
+        return;
+      }
+      const Mapping mapping = *oldest;
+      forget(mapping);
+      kept_.erase(oldest);
       lock.unlock();
-      munmap(oldest.base, oldest.length);
+      munmap(mapping.base, mapping.length);
       lock.lock();
     }
   }
@@ -247,6 +267,7 @@ class ResultPool {
   std::mutex mutex_;
   std::deque<Mapping> kept_;
   size_t kept_bytes_ = 0;
+  size_t unadvised_bytes_ = 0;  // of blocks under kAdvisedBytes
   size_t limit_ = kDefaultLimit;
 };
 

@@ -227,12 +227,19 @@ def test_the_result_pool_keeps_the_newest_blocks():
     limit = at.result_pool_limit()
     assert limit == 1 << 30
     at.set_result_pool_limit(0)  # what other tests left
-    at.set_result_pool_limit(64 << 20)
+    at.set_result_pool_limit(limit)
     try:
-        big = [_core.pooled_buffer(14 << 20)[0] for _ in range(5)]  # more than the pool keeps
+        # Of blocks under 32 MiB (not advised MADV_FREE) at most 64 MiB are
+        # kept, whatever the limit: the oldest of five 14 MiB blocks goes.
+        big = [_core.pooled_buffer(14 << 20)[0] for _ in range(5)]
         for block in big:
             block[:] = 1
         del big, block
+        again = [_core.pooled_buffer(14 << 20) for _ in range(5)]
+        assert [fresh for _, fresh in again] == [False] * 4 + [True]
+        assert [block[-1] for block, _ in again] == [1] * 4 + [0]
+        del again
+        at.set_result_pool_limit(64 << 20)
         small, fresh = _core.pooled_buffer(3 << 20)
         assert fresh and small[-1] == 0
         small[-1] = 7
