@@ -165,8 +165,8 @@ def _gradient(
 def result_pool_limit() -> int:
     """The most bytes of dead gradients adapool keeps for the next ones of
     the same size (1 GiB unless set; at most 64 MiB of those under 32 MiB).
-    The system takes the pages of those of 32 MiB and more back under
-    memory pressure."""
+    The system takes the pages of those of 32 MiB and more, but the newest,
+    back under memory pressure."""
     return _core.result_pool_limit()
 
 

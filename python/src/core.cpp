@@ -125,7 +125,8 @@ struct Mapping {
   void* base = nullptr;
   size_t length = 0;
   uint8_t* data = nullptr;
-  bool fresh = false;  // never handed out before: all zeros
+  bool fresh = false;    // never handed out before: all zeros
+  bool advised = false;  // kept by the pool, advised MADV_FREE
 };
 
 constexpr size_t kHugePage = size_t{2} << 20;
@@ -176,12 +177,15 @@ nb::ndarray<nb::numpy, uint8_t, nb::ndim<1>> array_over(const Mapping& mapping, 
 //   huge pages and about 120 ms on 4 KiB pages, against 26 ms to write the
 //   same memory again; two threads faulting at once took 200-400 ms a call
 //   for the first 3-5 calls.
-// A kept block of at least kAdvisedBytes is advised MADV_FREE: the system
-// takes its pages back under memory pressure (a block then reads zeros,
-// which is as good as any contents), and otherwise they stay, written again
-// without a fault (0.1 ms to advise 277 MB of huge pages). Smaller blocks
-// are not: at two threads the advice cost 0.1-0.3 ms a call (Swin-T's 4.8
-// MB max pooling gradient: a 0.14 ms kernel took 0.35 ms), and at most
+// A kept block of at least kAdvisedBytes is advised MADV_FREE once a newer
+// block is kept: the system takes its pages back under memory pressure (a
+// block then reads zeros, which is as good as any contents), and otherwise
+// they stay (0.1 ms to advise 277 MB of huge pages). The newest is not: a
+// loop that takes the same block again and again would pay for the advice
+// on every call, which at two threads cost 2.7 ms of a 9.9 ms PSPNet
+// backward (277 MB; nothing at one thread) and 0.1-0.3 ms a call for
+// gradients of 4.8-12.8 MB (Swin-T's max pooling gradient: a 0.14 ms
+// kernel took 0.35 ms). Smaller blocks are never advised, and at most
 // kUnadvisedLimit bytes of them are kept. The newest blocks are kept, at
 // most limit() bytes of them in all (their used bytes: the slack before a
 // block is never touched); older ones are unmapped to make room.
@@ -197,9 +201,10 @@ class ResultPool {
       const size_t length = mapped_length(bytes);
       for (auto it = kept_.rbegin(); it != kept_.rend(); ++it) {
         if (it->length == length) {
-          const Mapping mapping = *it;
+          Mapping mapping = *it;
           forget(mapping);
           kept_.erase(std::next(it).base());
+          mapping.advised = false;  // writing to it takes the advice back
           return mapping;
         }
       }
@@ -210,8 +215,12 @@ class ResultPool {
   // noexcept: an array's capsule calls it as it dies.
   void give(Mapping mapping) noexcept {
     mapping.fresh = false;
-    if (advised(mapping)) madvise(mapping.data, used(mapping), MADV_FREE);
     std::unique_lock<std::mutex> lock(mutex_);
+    // Under the lock: no one takes the block while it is being advised.
+    if (!kept_.empty() && large(kept_.back()) && !kept_.back().advised) {
+      madvise(kept_.back().data, used(kept_.back()), MADV_FREE);
+      kept_.back().advised = true;
+    }
     try {
       kept_.push_back(mapping);  // newest last
     } catch (...) {
@@ -220,7 +229,7 @@ class ResultPool {
       return;
     }
     kept_bytes_ += used(mapping);
-    if (!advised(mapping)) unadvised_bytes_ += used(mapping);
+    if (!large(mapping)) unadvised_bytes_ += used(mapping);
     trim(lock);
   }
 
@@ -238,11 +247,11 @@ class ResultPool {
 
  private:
   static size_t used(const Mapping& mapping) { return mapping.length - kHugePage; }
-  static bool advised(const Mapping& mapping) { return used(mapping) >= kAdvisedBytes; }
+  static bool large(const Mapping& mapping) { return used(mapping) >= kAdvisedBytes; }
 
   void forget(const Mapping& mapping) {
     kept_bytes_ -= used(mapping);
-    if (!advised(mapping)) unadvised_bytes_ -= used(mapping);
+    if (!large(mapping)) unadvised_bytes_ -= used(mapping);
   }
 
   // Unmaps the oldest blocks over the limits: unadvised ones over theirs,
@@ -251,7 +260,7 @@ class ResultPool {
     for (;;) {
       auto oldest = kept_.begin();
       if (unadvised_bytes_ > kUnadvisedLimit) {
-        while (advised(*oldest)) ++oldest;
+        while (large(*oldest)) ++oldest;
       } else if (kept_bytes_ <= limit_) {
         return;
       }
