@@ -151,6 +151,7 @@ Mapping map_fresh(size_t bytes) {
 // A uint8 array over a mapping that Release{} takes back when the array dies.
 template <class Release>
 nb::ndarray<nb::numpy, uint8_t, nb::ndim<1>> array_over(const Mapping& mapping, size_t bytes) {
+  bool capsule_owns = false;  // then the capsule releases it, also when the array fails
   try {
     auto owned = std::make_unique<Mapping>(mapping);
     nb::capsule owner(owned.get(), [](void* p) noexcept {
@@ -158,10 +159,11 @@ nb::ndarray<nb::numpy, uint8_t, nb::ndim<1>> array_over(const Mapping& mapping, 
       Release{}(*held);
       delete held;
     });
-    owned.release();  // the capsule has it now
+    owned.release();
+    capsule_owns = true;
     return {mapping.data, {bytes}, owner};
   } catch (...) {
-    Release{}(mapping);
+    if (!capsule_owns) Release{}(mapping);
     throw;
   }
 }

@@ -236,7 +236,9 @@ HWY_INLINE void StoreScaled(void* destination, const double* HWY_RESTRICT acc, i
       const auto wide = hn::LoadU(d64, acc + i);
       const auto v = hn::DemoteTo(d32, divisor == 1.0 ? wide : Divide(wide, by, exact));
       if constexpr (std::is_same_v<T, float>) {
-        if (stream && aligned) {
+        // A float vector narrower than 16 bytes (SSE4: 2 lanes) is stored
+        // as 16 by Stream: not streamed.
+        if (stream && aligned && hn::Lanes(d32) * sizeof(float) >= 16) {
           hn::Stream(v, d32, y + i);
         } else {
           hn::StoreU(v, d32, y + i);

@@ -5,9 +5,12 @@
 #include <hwy/targets.h>
 
 #include <gtest/gtest.h>
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
+#include <numeric>
 
 #include "cpu/half.hpp"
 #include "cpu/microkernels.hpp"
@@ -439,6 +442,71 @@ TEST(Targets, RunsOfPaddedRowsGiveTheBitsOfChannelsLast) {
     const Dense b = want.read();
     ASSERT_TRUE(std::memcmp(a.values.data(), b.values.data(), a.values.size() * sizeof(double)) ==
                 0);
+  });
+}
+
+// Backward with every store streamed (Options::stream_bytes = 0) into a
+// grad_input on 64-byte aligned memory, so that the vector stores do stream
+// on every target, followed by guard bytes: the bits of the plain stores,
+// and nothing written past grad_input (SSE4's 2-float vectors once wrote 16
+// bytes). Average pooling's channels-last paths and NCHW global fill, and
+// max pooling's zeroing, in every dtype.
+TEST(Targets, StreamedBackwardGivesTheBitsOfPlainStores) {
+  struct Shape {
+    std::vector<int64_t> in, out;
+  };
+  const Shape shapes[] = {{{2, 24, 16, 16}, {2, 24, 4, 4}},
+                          {{2, 40, 13, 11}, {2, 40, 5, 4}},
+                          {{2, 37, 7, 7}, {2, 37, 1, 1}},
+                          {{1, 1030, 3, 4}, {1, 1030, 2, 3}}};
+  constexpr size_t kGuard = 256;
+  for_each_target([&] {
+    for (const Shape& shape : shapes) {
+      for (DType dtype : kDTypes) {
+        for (LayoutKind layout : {LayoutKind::channels_last, LayoutKind::contiguous}) {
+          std::mt19937_64 rng(14);
+          Strided x(shape.in, layout, 2, dtype);
+          x.fill_random(rng);
+          Strided y(shape.out, layout, 2, dtype);
+          Strided indices(shape.out, layout, 2, DType::f64);
+          Strided dy(shape.out, layout, 2, dtype);
+          dy.fill_random(rng);
+          adaptive_max_pool(dtype, 2, x.layout(), x.data(), y.layout(), y.data(), &indices.layout(),
+                            indices.index_data());
+          Layout dx_layout = Layout::contiguous(shape.in);  // dense, in the layout's order
+          if (layout == LayoutKind::channels_last) {
+            const int64_t c = shape.in[1], h = shape.in[2], w = shape.in[3];
+            dx_layout.strides[0] = c * h * w;
+            dx_layout.strides[1] = 1;
+            dx_layout.strides[2] = w * c;
+            dx_layout.strides[3] = c;
+          }
+          const auto count =
+              std::accumulate(shape.in.begin(), shape.in.end(), int64_t{1}, std::multiplies<>());
+          const size_t bytes = static_cast<size_t>(count) * dtype_size(dtype);
+          const auto backward = [&](bool max, int64_t stream_bytes) {
+            std::vector<uint8_t> memory(bytes + kGuard + 64, 0xA5);
+            uint8_t* dx = memory.data() + (64 - reinterpret_cast<uintptr_t>(memory.data()) % 64);
+            Options options;
+            options.stream_bytes = stream_bytes;
+            if (max) {
+              Plan::max_backward(dtype, 2, dy.layout(), indices.layout(), dx_layout, options)
+                  .run(dy.data(), indices.index_data(), dx);
+            } else {
+              Plan::backward(dtype, 2, dy.layout(), dx_layout, options).run(dy.data(), dx);
+            }
+            return std::vector<uint8_t>(dx, dx + bytes + kGuard);
+          };
+          for (bool max : {false, true}) {
+            const std::vector<uint8_t> plain = backward(max, std::numeric_limits<int64_t>::max());
+            EXPECT_EQ(std::count(plain.end() - kGuard, plain.end(), 0xA5), kGuard);
+            EXPECT_TRUE(backward(max, 0) == plain)
+                << (max ? "max " : "average ") << describe(shape.in) << " -> "
+                << describe(shape.out) << " " << dtype_name(dtype) << " " << name(layout);
+          }
+        }
+      }
+    }
   });
 }
 
