@@ -118,9 +118,8 @@ struct Options {
   // Backward only: a grad_input spanning more than this many bytes, which
   // would only sweep the caches, is written with non-temporal stores
   // (average pooling's channels-last cells and NCHW global pooling, max
-  // pooling's zeroing). -1: a
-  // quarter of the last-level cache (or of 256 MiB where the system does
-  // not say). Results do not depend on it.
+  // pooling's zeroing). -1: a quarter of the last-level cache (or of 256
+  // MiB where the system does not say). Results do not depend on it.
   int64_t stream_bytes = -1;
 };
 

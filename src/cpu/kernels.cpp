@@ -312,13 +312,14 @@ void backward_plane_row(const PlanData& plan, const T* dy_plane, T* dx_row, Wind
     double share = 0.0;
     Gather<T>(&share, dy_plane + od_range.begin * gs[2] + oh_range.begin * gs[3], 1, gs[4], 1, 1,
               1.0);
-    std::fill(sums, sums + std::min(in_w, chunk), 0.0 + share / static_cast<double>(count));
+    const double sum = 0.0 + share / static_cast<double>(count);
     if (plan.stream) {  // one value, rounded once, fills the row (PlanData::stream)
       T value;
-      StoreScaled<T>(&value, sums, 1, 1.0);
+      StoreScaled<T>(&value, &sum, 1, 1.0);
       FillRun(dx_row, in_w, value, true);
       return;
     }
+    std::fill(sums, sums + std::min(in_w, chunk), sum);
     for (int64_t w0 = 0; w0 < in_w; w0 += chunk) {
       StoreScaled<T>(dx_row + w0, sums, std::min(in_w, w0 + chunk) - w0, 1.0);
     }

@@ -217,12 +217,16 @@ HWY_INLINE void StoreScaled(void* destination, const double* HWY_RESTRICT acc, i
   const auto lanes = static_cast<int64_t>(hn::Lanes(d64));
   const bool exact = ExactReciprocal(divisor);
   const auto by = DivisorVector(divisor, exact);
-  const bool aligned = reinterpret_cast<uintptr_t>(y) % (lanes * sizeof(T)) == 0;
+  // Non-temporal only where y is aligned to a whole vector of at least 16
+  // bytes: Stream stores a narrower one (SSE4's 2 floats) as 16.
+  const auto vector_bytes = static_cast<uintptr_t>(lanes) * sizeof(T);
+  const bool streams =
+      stream && vector_bytes >= 16 && reinterpret_cast<uintptr_t>(y) % vector_bytes == 0;
   int64_t i = 0;
   if constexpr (std::is_same_v<T, double>) {
     for (; i + lanes <= n; i += lanes) {
       const auto v = Divide(hn::LoadU(d64, acc + i), by, exact);
-      if (stream && aligned) {
+      if (streams) {
         hn::Stream(v, d64, y + i);
       } else {
         hn::StoreU(v, d64, y + i);
@@ -236,9 +240,7 @@ HWY_INLINE void StoreScaled(void* destination, const double* HWY_RESTRICT acc, i
       const auto wide = hn::LoadU(d64, acc + i);
       const auto v = hn::DemoteTo(d32, divisor == 1.0 ? wide : Divide(wide, by, exact));
       if constexpr (std::is_same_v<T, float>) {
-        // A float vector narrower than 16 bytes (SSE4: 2 lanes) is stored
-        // as 16 by Stream: not streamed.
-        if (stream && aligned && hn::Lanes(d32) * sizeof(float) >= 16) {
+        if (streams) {
           hn::Stream(v, d32, y + i);
         } else {
           hn::StoreU(v, d32, y + i);

@@ -113,13 +113,13 @@ struct PlanData {
   // Backward into a grad_input of more than Options::stream_bytes: it cannot
   // stay in the caches, so average pooling's channels-last cells and NCHW
   // global pooling's rows (one value each) and max pooling's zeroing bypass
-  // them (non-temporal stores). Writing 277 MB at
-  // one thread: 26 ms with plain stores (each line read before it is
-  // written), 11 ms streamed. Other NCHW average pooling does not stream: its
-  // rows' sums, not memory, bound it (8x2048 planes, 65 -> 6: 36 ms with
-  // plain stores, 43 ms streamed through a stage of row blocks), and rows
-  // streamed one by one took 89 ms (each row's ends share cache lines with
-  // rows written long before or after).
+  // them (non-temporal stores). Writing 277 MB at one thread: 26 ms with
+  // plain stores (each line read before it is written), 11 ms streamed.
+  // Other NCHW average pooling does not stream: its rows' sums, not memory,
+  // bound it (8x2048 planes, 65 -> 6: 36 ms with plain stores, 43 ms
+  // streamed through a stage of row blocks), and rows streamed one by one
+  // took 89 ms (each row's ends share cache lines with rows written long
+  // before or after).
   bool stream = false;
   int64_t groups_per_batch = 1;
   // Columns per chunk: a chunk of a row for every plane of a group fits the
