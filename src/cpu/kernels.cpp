@@ -158,6 +158,18 @@ bool forward_along_runs(const PlanData& plan) {
   return kTransposedRuns<T> && xs[1] != 1 && xs[4] == 1 && long_windows;
 }
 
+// Whether forward_rows sums the other windows of planes apart with
+// contiguous rows (NCHW) from transposed lines (SumTransposedLine) rather
+// than SumInput's gathers: rows of at least a vector of columns, windows
+// (at most `widest` columns) that fit its tile.
+template <class T>
+bool forward_transposed_lines(const PlanData& plan, int64_t widest) {
+  const auto& xs = plan.source_strides;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(D64()));
+  return kTransposedRuns<T> && xs[1] != 1 && xs[4] == 1 && plan.in_sizes[2] >= lanes &&
+         widest <= kTileColumns;
+}
+
 // The sums of cells [o0, o1) of one row of a group of planes as runs, each
 // window's part of a line being contiguous (see forward_along_runs). A
 // window spanning whole rows (out_w == 1) is one run per d where its rows
@@ -217,6 +229,7 @@ void forward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, i
   const int64_t widest_w = in_w / std::max<int64_t>(out_w, 1) + 2;  // >= any window's width
   const bool along_runs = forward_along_runs<T>(plan);
   const bool cell_lanes = CellLanesPay<T>(plan.channels, in_w, out_w, xs[4]);
+  const bool transposed_lines = forward_transposed_lines<T>(plan, widest_w);
   for (int64_t row = first; row < last; ++row) {
     const int64_t oh = row % out_h;
     const int64_t od = (row / out_h) % out_d;
@@ -249,6 +262,13 @@ void forward_rows(const PlanData& plan, const Buffers& buffers, int64_t first, i
       } else if (cell_lanes) {
         SumCellLanes<T>(sums, x + group.source_offset, {wd, wh, xs[2], xs[3]}, o0, o1, in_w, out_w,
                         planes, xs[1]);
+      } else if (transposed_lines) {
+        for (int64_t d = wd.begin; d < wd.end; ++d) {
+          for (int64_t h = wh.begin; h < wh.end; ++h) {
+            SumTransposedLine<T>(sums, x + group.source_offset + d * xs[2] + h * xs[3], o0, o1,
+                                 in_w, out_w, planes, xs[1]);
+          }
+        }
       } else {
         const int64_t column_begin = window_begin(o0, in_w, out_w);
         const int64_t column_end = window_end(o1 - 1, in_w, out_w);

@@ -636,6 +636,10 @@ HWY_INLINE double SumAlongLines(double a, const T* plane, const WindowLines& lin
   return a;
 }
 
+// The most columns SumTransposedLine transposes at once: a tile of 8 KiB of
+// doubles on AVX-512, in L1 with the lines it comes from.
+constexpr int64_t kTileColumns = 128;
+
 // Runs: for planes whose windows are contiguous in memory (NCHW), each
 // plane's run arrives as contiguous vectors, one per plane, transposed in
 // registers so that the planes are the lanes again: N planes by N columns
@@ -672,6 +676,22 @@ HWY_INLINE void SumCellLanes(double* HWY_RESTRICT sums, const void* source,
     for (int64_t o = o0; o < o1; ++o, walker.next()) {
       double& sum = sums[(o - o0) * planes + j];
       sum = SumAlongLines(sum, plane, lines, walker.window());
+    }
+  }
+}
+
+// Never called (kTransposedRuns is false); defined so that callers compile.
+template <class T>
+HWY_INLINE void SumTransposedLine(double* HWY_RESTRICT sums, const void* source, int64_t o0,
+                                  int64_t o1, int64_t in, int64_t out, int64_t planes,
+                                  int64_t plane_stride) {
+  const T* x = static_cast<const T*>(source);
+  for (int64_t j = 0; j < planes; ++j) {
+    for (int64_t o = o0; o < o1; ++o) {
+      double& sum = sums[(o - o0) * planes + j];
+      for (int64_t w = window_begin(o, in, out); w < window_end(o, in, out); ++w) {
+        sum += LoadScalar(x + j * plane_stride + w);
+      }
     }
   }
 }
@@ -948,13 +968,83 @@ HWY_INLINE void SumCellLanes(double* HWY_RESTRICT sums, const void* source,
   }
 }
 
-// y[k + j * plane_stride] = T(tile[k][j] / divisor(k)) for whole blocks of
-// N columns and every plane, where a plane's columns lie next to each other
-// (NCHW rows): each N x N block of the tile is divided column by column, as
-// Scatter divides, transposed in registers, and stored a plane's N columns
-// at a time, one contiguous store instead of N scattered lanes. The planes
-// past the last whole N go one by one. Asks divisor once per column, in
-// order; returns the columns done.
+// sums[(o - o0) * planes + j] += the cells of window(o) of one line, in
+// order, for output cells o in [o0, o1) of a dimension pooled from `in` to
+// `out` cells and planes j < planes (plane j's line at j * plane_stride, its
+// cells contiguous: NCHW rows). N planes at a time, the columns under a run
+// of cells are transposed in registers into a tile of doubles, the planes
+// as lanes, and each cell adds its window's columns from the tile one after
+// another: SumInput's sums, bit for bit, without its hardware gathers (AMD
+// Zen 4 gathers 8 floats in about 30 cycles; 64x256x56x56 -> 7x7 took 63 ms
+// that way, about 3 GB/s). Windows of at most kTileColumns columns, rows of
+// at least N (forward_transposed_lines): columns past the last whole N come
+// from the N columns that end them, which may start before the run. A last
+// block of fewer than N planes repeats its last plane and keeps the real
+// planes' sums.
+template <class T>
+HWY_INLINE void SumTransposedLine(double* HWY_RESTRICT sums, const void* source, int64_t o0,
+                                  int64_t o1, int64_t in, int64_t out, int64_t planes,
+                                  int64_t plane_stride) {
+  constexpr auto n = static_cast<int64_t>(kRunLanes);
+  const D64 d64;
+  const T* x = static_cast<const T*>(source);
+  HWY_ALIGN double tile[kTileColumns * kRunLanes];
+  HWY_ALIGN double partial[kRunLanes];
+  for (int64_t first = o0; first < o1;) {
+    // The cells [first, last) whose columns fit the tile.
+    const int64_t c0 = window_begin(first, in, out);
+    int64_t last = first + 1;
+    while (last < o1 && window_end(last, in, out) - c0 <= kTileColumns) ++last;
+    const int64_t span = window_end(last - 1, in, out) - c0;
+    const int64_t whole = span - span % n;
+    for (int64_t j0 = 0; j0 < planes; j0 += n) {
+      const int64_t real = std::min(n, planes - j0);
+      const T* rows[kRunLanes];
+      for (int64_t i = 0; i < n; ++i)
+        rows[i] = x + (j0 + std::min(i, real - 1)) * plane_stride + c0;
+      for (int64_t t = 0; t < whole; t += n) {
+        VecD64 columns[kRunLanes];
+        LoadTransposed(columns, rows, t);
+        for (int64_t k = 0; k < n; ++k) hn::Store(columns[k], d64, tile + (t + k) * n);
+      }
+      if (whole < span) {
+        // The last N columns of the line up to the span's end (the row
+        // holds at least N), of which those past `whole` go to the tile.
+        const int64_t from = std::max<int64_t>(span - n, -c0);
+        VecD64 columns[kRunLanes];
+        LoadTransposed(columns, rows, from);
+        for (int64_t t = whole; t < span; ++t) hn::Store(columns[t - from], d64, tile + t * n);
+      }
+      WindowWalker walker(first, in, out);
+      for (int64_t o = first; o < last; ++o, walker.next()) {
+        const Window window = walker.window();
+        double* cell = sums + (o - o0) * planes + j0;
+        double* at = cell;
+        if (real < n) {
+          for (int64_t i = 0; i < n; ++i) partial[i] = i < real ? cell[i] : 0.0;
+          at = partial;
+        }
+        auto a = hn::LoadU(d64, at);
+        for (int64_t w = window.begin; w < window.end; ++w) {
+          a = hn::Add(a, hn::Load(d64, tile + (w - c0) * n));
+        }
+        hn::StoreU(a, d64, at);
+        if (real < n) std::copy(partial, partial + real, cell);
+      }
+    }
+    first = last;
+  }
+}
+
+// y[k + j * plane_stride] = T(tile[k][j] / divisor(k)) for blocks of N
+// columns (a last one at least half full: VGG's rows of 7 on AVX-512) and
+// every plane, where a plane's columns lie next to each other (NCHW rows):
+// each N x N block of the tile is divided column by column, as Scatter
+// divides, transposed in registers, and stored a plane's columns at a time,
+// one contiguous store instead of N scattered lanes (AMD Zen 4 scatters 8
+// floats in about as long as it gathers them). The planes past the last
+// whole N go one by one. Asks divisor once per column, in order; returns the
+// columns done.
 template <class T, class Divisor>
 HWY_INLINE int64_t StoreTransposed(T* HWY_RESTRICT y, const double* HWY_RESTRICT tile,
                                    int64_t columns, int64_t planes, int64_t plane_stride,
@@ -965,12 +1055,17 @@ HWY_INLINE int64_t StoreTransposed(T* HWY_RESTRICT y, const double* HWY_RESTRICT
   const int64_t whole = planes - planes % n;
   HWY_ALIGN double row[kRunLanes];
   int64_t k0 = 0;
-  for (; k0 + n <= columns; k0 += n) {
+  for (; columns - k0 >= (k0 + n <= columns ? n : n / 2); k0 += n) {
+    const int64_t count = std::min(n, columns - k0);  // a last block at least half full
     double by[kRunLanes];
-    for (int64_t i = 0; i < n; ++i) by[i] = divisor(k0 + i);
+    for (int64_t i = 0; i < count; ++i) by[i] = divisor(k0 + i);
     for (int64_t j0 = 0; j0 < whole; j0 += n) {
       VecD64 rows[kRunLanes];
       for (int64_t i = 0; i < n; ++i) {
+        if (i >= count) {
+          rows[i] = hn::Zero(d64);
+          continue;
+        }
         rows[i] = hn::LoadU(d64, tile + (k0 + i) * planes + j0);
         if (by[i] != 1.0) {
           const bool exact = ExactReciprocal(by[i]);
@@ -980,16 +1075,16 @@ HWY_INLINE int64_t StoreTransposed(T* HWY_RESTRICT y, const double* HWY_RESTRICT
       TransposeRuns(rows);
       for (int64_t p = 0; p < n; ++p) {
         hn::Store(rows[p], d64, row);
-        StoreScaled<T>(y + (j0 + p) * plane_stride + k0, row, n, 1.0);
+        StoreScaled<T>(y + (j0 + p) * plane_stride + k0, row, count, 1.0);
       }
     }
     for (int64_t j = whole; j < planes; ++j) {
-      for (int64_t i = 0; i < n; ++i) {
+      for (int64_t i = 0; i < count; ++i) {
         y[j * plane_stride + k0 + i] = StoreScalar<T>(tile[(k0 + i) * planes + j] / by[i]);
       }
     }
   }
-  return k0;
+  return std::min(k0, columns);
 }
 #endif  // !HWY_HAVE_SCALABLE
 

@@ -391,6 +391,22 @@ TEST(Targets, CellLanesOfFewNchwPlanesGiveTheBitsOfChannelsLast) {
   });
 }
 
+// Other windows of NCHW rows at least a vector of columns long sum from
+// transposed lines (SumTransposedLine), not gathers: partial blocks of
+// planes, columns past the last whole vector, rows wider than the tile
+// (several runs of cells), overlapping windows, several lines per window.
+TEST(Targets, TransposedLinesOfNchwPlanesGiveTheBitsOfChannelsLast) {
+  ExpectNchwGivesTheBitsOfChannelsLast({
+      {2, {2, 19, 56, 56}, {2, 19, 7, 7}},       // 56 -> 7: 8 columns, no overlap
+      {2, {1, 13, 65, 65}, {1, 13, 6, 6}},       // PSPNet 65 -> 6: 10-11 columns, overlap
+      {2, {2, 11, 14, 14}, {2, 11, 7, 7}},       // VGG 14 -> 7: 2 columns, tail of 6
+      {2, {1, 9, 15, 15}, {1, 9, 7, 7}},         // VGG 15 -> 7: 3 columns, overlap
+      {1, {2, 5, 300}, {2, 5, 7}},               // 42-43 columns: runs of cells over 128 columns
+      {1, {1, 17, 1000}, {1, 17, 111}},          // 9-10 columns, many runs of cells
+      {3, {1, 10, 3, 5, 33}, {1, 10, 2, 3, 5}},  // several lines a window
+  });
+}
+
 // The last cells of a line load whole vectors of columns: where those would
 // pass the line's end, the cells go one by one. Here the line ends the input,
 // stored in a buffer of its exact size, which sanitizer builds guard.
