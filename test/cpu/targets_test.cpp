@@ -407,6 +407,37 @@ TEST(Targets, TransposedLinesOfNchwPlanesGiveTheBitsOfChannelsLast) {
   });
 }
 
+// NCHW max pooling whose windows fit max_transposed_row's tile takes the
+// planes as lanes from transposed lines: on every target, PyTorch's values
+// and indices (NaN, -inf and ties), partial blocks of planes, columns past
+// the last whole vector, rows whose windows split into several runs of
+// cells, either output layout, one thread and three.
+TEST(Targets, MaxPoolingOfTransposedNchwLinesFollowsPyTorch) {
+  const std::vector<PoolShape> shapes = {
+      {2, {2, 19, 14, 14}, {2, 19, 7, 7}},     // VGG 14 -> 7
+      {2, {1, 11, 15, 15}, {1, 11, 7, 7}},     // VGG 15 -> 7: overlap
+      {2, {1, 9, 65, 65}, {1, 9, 6, 6}},       // PSPNet 65 -> 6
+      {2, {1, 5, 65, 65}, {1, 5, 3, 3}},       // PSPNet 65 -> 3: 22-23 cells a side
+      {2, {1, 13, 40, 300}, {1, 13, 9, 20}},   // several runs of cells a row
+      {1, {2, 7, 100}, {2, 7, 9}},             // 1-d
+      {3, {1, 6, 3, 9, 20}, {1, 6, 2, 4, 6}},  // 3-d: lines of d and h
+  };
+  for_each_target([&] {
+    std::mt19937_64 rng(83);
+    for (const PoolShape& shape : shapes) {
+      for (DType dtype : kDTypes) {
+        for (LayoutKind out_layout : {LayoutKind::contiguous, LayoutKind::channels_last}) {
+          for (int threads : {1, 3}) {
+            const Case c{shape.spatial,          shape.in,   shape.out, dtype,
+                         LayoutKind::contiguous, out_layout, threads};
+            ASSERT_EQ(check_max(c, rng), "") << c.label();
+          }
+        }
+      }
+    }
+  });
+}
+
 // The last cells of a line load whole vectors of columns: where those would
 // pass the line's end, the cells go one by one. Here the line ends the input,
 // stored in a buffer of its exact size, which sanitizer builds guard.
