@@ -12,14 +12,16 @@
 // in the order above. Forward sums each window straight from the input
 // (sum_input); backward first widens dy / count of the outputs it needs into
 // a tile of doubles, tile[ow][plane], once each, and sums its columns
-// (sum_windows). Channels-last data moves as contiguous vectors; other
-// layouts (NCHW, transposed, sliced) are gathered and scattered, except
-// that a forward whose windows are long contiguous runs of each plane
-// (NCHW global pooling above all) loads each plane's run as vectors and
-// transposes them in registers (sum_runs), the planes still the lanes and
-// each plane's sum still in order, and NCHW input with fewer planes than
-// lanes takes the output cells as the lanes instead (SumCellLanes), each
-// cell's sum still in order. A channels-last backward row whose counts
+// (sum_windows). Channels-last data moves as contiguous vectors. NCHW
+// forwards transpose in registers: windows that are long contiguous runs
+// of each plane (NCHW global pooling above all) load each plane's run as
+// vectors (sum_runs), other windows transpose each line's columns into a
+// tile and sum from it (SumTransposedLine), the planes still the lanes and
+// each plane's sum still in order; NCHW input with fewer planes than lanes
+// takes the output cells as the lanes instead (SumCellLanes), each cell's
+// sum still in order; NCHW output rows leave the tile transposed
+// (StoreTransposed). Other layouts (transposed, sliced, rows shorter than a
+// vector) are gathered and scattered. A channels-last backward row whose counts
 // are all powers of two skips the tile: each gradient times its exact
 // reciprocal count is the share (SumExactShares). Wide channels-last
 // windows go a few columns at a time for all planes (kColumnsPerPass).

@@ -15,6 +15,8 @@
 // exactly as PyTorch's loop, and the thread count never changes a bit. An
 // index may point anywhere in its plane, as in PyTorch; one outside the
 // plane is reported (IndexFault) instead of written (PyTorch writes it).
+// Forward windows of NCHW planes up to 1024 cells take 8 planes (a vector of
+// doubles) as lanes from transposed lines (max_transposed_row).
 // Channels-last planes with small windows add masked vectors instead of
 // scattering (masked_windows), NCHW planes scatter a few at a time
 // (scatter_planes): neither changes the order of any cell's additions.
@@ -353,7 +355,7 @@ void max_transposed_row(const T* x_group, int64_t planes, const std::array<int64
             LoadTransposed(columns, rows, t);
             for (int64_t k = 0; k < n; ++k) hn::Store(columns[k], d64, line_tile + (t + k) * n);
           }
-          if (whole < span) {  // the N columns that end the span, as SumTransposedLine
+          if (whole < span) {  // the span's last columns, as SumTransposedLine takes them
             const int64_t from = std::max<int64_t>(span - n, -c0);
             LoadTransposed(columns, rows, from);
             for (int64_t t = whole; t < span; ++t) {

@@ -978,9 +978,9 @@ HWY_INLINE void SumCellLanes(double* HWY_RESTRICT sums, const void* source,
 // Zen 4 gathers 8 floats in about 30 cycles; 64x256x56x56 -> 7x7 took 63 ms
 // that way, about 3 GB/s). Windows of at most kTileColumns columns, rows of
 // at least N (forward_transposed_lines): columns past the last whole N come
-// from the N columns that end them, which may start before the run. A last
-// block of fewer than N planes repeats its last plane and keeps the real
-// planes' sums.
+// from one more transposed load of N columns, those that end the span, or
+// the row's first N where the span ends before column N. A last block of
+// fewer than N planes repeats its last plane and keeps the real planes' sums.
 template <class T>
 HWY_INLINE void SumTransposedLine(double* HWY_RESTRICT sums, const void* source, int64_t o0,
                                   int64_t o1, int64_t in, int64_t out, int64_t planes,
@@ -1008,8 +1008,9 @@ HWY_INLINE void SumTransposedLine(double* HWY_RESTRICT sums, const void* source,
         for (int64_t k = 0; k < n; ++k) hn::Store(columns[k], d64, tile + (t + k) * n);
       }
       if (whole < span) {
-        // The last N columns of the line up to the span's end (the row
-        // holds at least N), of which those past `whole` go to the tile.
+        // N columns of the row holding the span's last ones: those ending
+        // at the span's end, or the row's first N (the row holds at least
+        // N); the columns past `whole` go to the tile.
         const int64_t from = std::max<int64_t>(span - n, -c0);
         VecD64 columns[kRunLanes];
         LoadTransposed(columns, rows, from);
