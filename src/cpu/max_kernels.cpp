@@ -340,7 +340,6 @@ void max_transposed_row(const T* x_group, int64_t planes, const std::array<int64
       ++last;
     }
     const int64_t span = window_end(last - 1, in_w, out_w) - c0;
-    const int64_t whole = span - span % n;
     for (int64_t j0 = 0; j0 < planes; j0 += n) {
       const int64_t real = std::min(n, planes - j0);
       double* line_tile = tile;
@@ -350,18 +349,7 @@ void max_transposed_row(const T* x_group, int64_t planes, const std::array<int64
           for (int64_t i = 0; i < n; ++i) {
             rows[i] = x_group + (j0 + std::min(i, real - 1)) * xs[1] + d * xs[2] + h * xs[3] + c0;
           }
-          VecD64 columns[kRunLanes];
-          for (int64_t t = 0; t < whole; t += n) {
-            LoadTransposed(columns, rows, t);
-            for (int64_t k = 0; k < n; ++k) hn::Store(columns[k], d64, line_tile + (t + k) * n);
-          }
-          if (whole < span) {  // the span's last columns, as SumTransposedLine takes them
-            const int64_t from = std::max<int64_t>(span - n, -c0);
-            LoadTransposed(columns, rows, from);
-            for (int64_t t = whole; t < span; ++t) {
-              hn::Store(columns[t - from], d64, line_tile + t * n);
-            }
-          }
+          TransposeLines(line_tile, rows, span, c0);
         }
       }
       WindowWalker walker(first, in_w, out_w);

@@ -968,6 +968,29 @@ HWY_INLINE void SumCellLanes(double* HWY_RESTRICT sums, const void* source,
   }
 }
 
+// tile[t][i] = rows[i][t] widened to double for t < span, N lines at once,
+// each starting at column c0 of a row of at least N columns: whole vectors
+// of columns transposed in registers, and the columns past the last whole N
+// from one more transposed load of N columns of the row, those that end at
+// the span's end, or the row's first N where the span ends before column N.
+template <class T>
+HWY_INLINE void TransposeLines(double* HWY_RESTRICT tile, const T* const (&rows)[kRunLanes],
+                               int64_t span, int64_t c0) {
+  constexpr auto n = static_cast<int64_t>(kRunLanes);
+  const D64 d64;
+  const int64_t whole = span - span % n;
+  VecD64 columns[kRunLanes];
+  for (int64_t t = 0; t < whole; t += n) {
+    LoadTransposed(columns, rows, t);
+    for (int64_t k = 0; k < n; ++k) hn::Store(columns[k], d64, tile + (t + k) * n);
+  }
+  if (whole < span) {
+    const int64_t from = std::max<int64_t>(span - n, -c0);
+    LoadTransposed(columns, rows, from);
+    for (int64_t t = whole; t < span; ++t) hn::Store(columns[t - from], d64, tile + t * n);
+  }
+}
+
 // sums[(o - o0) * planes + j] += the cells of window(o) of one line, in
 // order, for output cells o in [o0, o1) of a dimension pooled from `in` to
 // `out` cells and planes j < planes (plane j's line at j * plane_stride, its
@@ -977,10 +1000,9 @@ HWY_INLINE void SumCellLanes(double* HWY_RESTRICT sums, const void* source,
 // another: SumInput's sums, bit for bit, without its hardware gathers (AMD
 // Zen 4 gathers 8 floats in about 30 cycles; 64x256x56x56 -> 7x7 took 63 ms
 // that way, about 3 GB/s). Windows of at most kTileColumns columns, rows of
-// at least N (forward_transposed_lines): columns past the last whole N come
-// from one more transposed load of N columns, those that end the span, or
-// the row's first N where the span ends before column N. A last block of
-// fewer than N planes repeats its last plane and keeps the real planes' sums.
+// at least N (forward_transposed_lines; TransposeLines fills the tile). A
+// last block of fewer than N planes repeats its last plane and keeps the
+// real planes' sums.
 template <class T>
 HWY_INLINE void SumTransposedLine(double* HWY_RESTRICT sums, const void* source, int64_t o0,
                                   int64_t o1, int64_t in, int64_t out, int64_t planes,
@@ -996,26 +1018,12 @@ HWY_INLINE void SumTransposedLine(double* HWY_RESTRICT sums, const void* source,
     int64_t last = first + 1;
     while (last < o1 && window_end(last, in, out) - c0 <= kTileColumns) ++last;
     const int64_t span = window_end(last - 1, in, out) - c0;
-    const int64_t whole = span - span % n;
     for (int64_t j0 = 0; j0 < planes; j0 += n) {
       const int64_t real = std::min(n, planes - j0);
       const T* rows[kRunLanes];
       for (int64_t i = 0; i < n; ++i)
         rows[i] = x + (j0 + std::min(i, real - 1)) * plane_stride + c0;
-      for (int64_t t = 0; t < whole; t += n) {
-        VecD64 columns[kRunLanes];
-        LoadTransposed(columns, rows, t);
-        for (int64_t k = 0; k < n; ++k) hn::Store(columns[k], d64, tile + (t + k) * n);
-      }
-      if (whole < span) {
-        // N columns of the row holding the span's last ones: those ending
-        // at the span's end, or the row's first N (the row holds at least
-        // N); the columns past `whole` go to the tile.
-        const int64_t from = std::max<int64_t>(span - n, -c0);
-        VecD64 columns[kRunLanes];
-        LoadTransposed(columns, rows, from);
-        for (int64_t t = whole; t < span; ++t) hn::Store(columns[t - from], d64, tile + t * n);
-      }
+      TransposeLines(tile, rows, span, c0);
       WindowWalker walker(first, in, out);
       for (int64_t o = first; o < last; ++o, walker.next()) {
         const Window window = walker.window();
