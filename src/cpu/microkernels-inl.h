@@ -969,13 +969,15 @@ HWY_INLINE void SumCellLanes(double* HWY_RESTRICT sums, const void* source,
 }
 
 // tile[t][i] = rows[i][t] widened to double for t < span, N lines at once,
-// each starting at column c0 of a row of at least N columns: whole vectors
-// of columns transposed in registers, and the columns past the last whole N
-// from one more transposed load of N columns of the row, those that end at
-// the span's end, or the row's first N where the span ends before column N.
+// each with `before` readable cells in front of it and at least N from its
+// first readable cell to its span's end (a row of at least N columns from
+// column `before`, or a dense plane): whole vectors of columns transposed
+// in registers, and the columns past the last whole N from one more
+// transposed load of N cells, those that end at the span's end, or the
+// first N readable ones where the span ends before them.
 template <class T>
 HWY_INLINE void TransposeLines(double* HWY_RESTRICT tile, const T* const (&rows)[kRunLanes],
-                               int64_t span, int64_t c0) {
+                               int64_t span, int64_t before) {
   constexpr auto n = static_cast<int64_t>(kRunLanes);
   const D64 d64;
   const int64_t whole = span - span % n;
@@ -985,7 +987,7 @@ HWY_INLINE void TransposeLines(double* HWY_RESTRICT tile, const T* const (&rows)
     for (int64_t k = 0; k < n; ++k) hn::Store(columns[k], d64, tile + (t + k) * n);
   }
   if (whole < span) {
-    const int64_t from = std::max<int64_t>(span - n, -c0);
+    const int64_t from = std::max<int64_t>(span - n, -before);
     LoadTransposed(columns, rows, from);
     for (int64_t t = whole; t < span; ++t) hn::Store(columns[t - from], d64, tile + t * n);
   }

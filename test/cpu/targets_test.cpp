@@ -421,6 +421,9 @@ TEST(Targets, MaxPoolingOfTransposedNchwLinesFollowsPyTorch) {
       {2, {1, 13, 40, 300}, {1, 13, 9, 20}},   // several runs of cells a row
       {1, {2, 7, 100}, {2, 7, 9}},             // 1-d
       {3, {1, 6, 3, 9, 20}, {1, 6, 2, 4, 6}},  // 3-d: lines of d and h
+      {2, {2, 19, 5, 5}, {2, 19, 13, 13}},     // rows narrower than a vector: dense planes
+      {2, {1, 9, 3, 4}, {1, 9, 5, 7}},         // a plane of 12 cells
+      {3, {1, 6, 2, 2, 3}, {1, 6, 3, 3, 4}},   // a 3-d plane of 12 cells
   };
   for_each_target([&] {
     std::mt19937_64 rng(83);
@@ -434,6 +437,32 @@ TEST(Targets, MaxPoolingOfTransposedNchwLinesFollowsPyTorch) {
           }
         }
       }
+    }
+  });
+}
+
+// Max pooling of dense NCHW planes with rows narrower than a vector loads
+// whole vectors of plane cells, never past the plane: here the last plane
+// ends the input, stored in a buffer of its exact size, which sanitizer
+// builds guard.
+TEST(Targets, MaxPoolingOfNarrowRowsReadsNothingPastTheInput) {
+  const std::vector<int64_t> in_shape = {1, 9, 5, 5};
+  const std::vector<int64_t> out_shape = {1, 9, 13, 13};
+  Dense values(in_shape);
+  for (size_t i = 0; i < values.values.size(); ++i) {
+    values.values[i] = static_cast<double>((i * 7) % 11) - 5.0;  // exact in float, with ties
+  }
+  const std::vector<float> input(values.values.begin(), values.values.end());
+  const MaxResult want = reference_max_forward(values, 2, out_shape);
+  const Layout output = Layout::contiguous(out_shape);
+  for_each_target([&] {
+    std::vector<float> got(want.values.values.size());
+    std::vector<int64_t> indices(got.size());
+    adaptive_max_pool(DType::f32, 2, Layout::contiguous(in_shape), input.data(), output, got.data(),
+                      &output, indices.data());
+    for (size_t i = 0; i < got.size(); ++i) {
+      ASSERT_EQ(got[i], static_cast<float>(want.values.values[i])) << i;
+      ASSERT_EQ(indices[i], static_cast<int64_t>(want.indices.values[i])) << i;
     }
   });
 }
